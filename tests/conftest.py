@@ -1,12 +1,11 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 # The sample bodies live beside the repo in shared/ (CI clones with shared/ beside it);
 # CAMS_PAYLOADS points elsewhere when needed.
-import os
-
 PAYLOADS = Path(
 	os.environ.get("CAMS_PAYLOADS", Path(__file__).resolve().parents[2] / "shared" / "cams-api" / "payloads")
 )

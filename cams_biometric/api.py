@@ -1,0 +1,108 @@
+"""HTTP endpoints. The callback stays thin: authenticate, store, answer, queue."""
+
+import json
+
+import frappe
+from frappe import _
+from frappe.utils import cint, now_datetime
+from werkzeug.wrappers import Response
+
+from cams_biometric import processing
+from cams_biometric.auth import AuthenticationFailed, authenticate
+from cams_biometric.constants import DEVICE, MANAGER_ROLES, PENDING, RAW_PUNCH, SOURCE_CALLBACK
+from cams_biometric.ingest import store_event, store_punch, to_json
+from cams_biometric.protocol import constants as c
+from cams_biometric.protocol.payload import PayloadError, read_callback, redact
+
+# Failed authentications allowed per address and window before answers turn to 429.
+# Valid bodies are never limited: the gateway sends every device's punches from a few
+# addresses, so limiting by address alone would drop real punches.
+AUTH_FAILURE_LIMIT = 20
+AUTH_FAILURE_WINDOW = 60  # seconds
+
+
+def _reply(status: int, body: bytes | dict) -> Response:
+	if isinstance(body, dict):
+		body = json.dumps(body).encode()
+	return Response(body, status=status, content_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+	return _reply(status, {"status": "error", "message": message})
+
+
+def _too_many_failures(address: str) -> bool:
+	"""Count a failed authentication from ``address``; True once it is over the limit."""
+	limit = cint(frappe.conf.get("cams_auth_failure_limit")) or AUTH_FAILURE_LIMIT
+	key = frappe.cache.make_key(f"cams_biometric:auth_failures:{address}")
+	failures = frappe.cache.incr(key)
+	if failures == 1:
+		frappe.cache.expire(key, AUTH_FAILURE_WINDOW)
+	return failures > limit
+
+
+@frappe.whitelist(allow_guest=True, methods=["POST"])
+def callback() -> Response:
+	"""The URL pasted into the CAMS API Monitor; every callback event arrives here.
+
+	Answers exactly {"status":"done"} once the body is durably stored (the request's
+	transaction commits before the response leaves), also for punches whose data is bad:
+	their raw row says why, and the gateway stops resending them.
+	"""
+	# The raw body: Frappe HTML-sanitises guest form values, and AES bodies are not JSON.
+	body = frappe.request.get_data(cache=True)
+	if len(body) > c.MAX_CALLBACK_BYTES:
+		return _error(413, _("The body is larger than {0} bytes").format(c.MAX_CALLBACK_BYTES))
+
+	try:
+		sender = authenticate(body, frappe.request.args.get(c.STGID_PARAM))
+	except PayloadError as e:
+		return _error(400, str(e))
+	except AuthenticationFailed:
+		if _too_many_failures(frappe.local.request_ip or "unknown"):
+			return _error(429, _("Too many failed authentications from this address; try again later"))
+		return _error(401, _("Authentication failed"))
+
+	device = sender.device
+	event = read_callback(sender.doc)
+	raw_json = to_json(redact(sender.doc))
+	if event.event_type == c.EVENT_PUNCH_LOG:
+		stored = store_punch(
+			device.name,
+			event.data,
+			source=SOURCE_CALLBACK,
+			raw_json=raw_json,
+			operation_id=event.operation_id,
+		)
+		if stored.created:
+			frappe.db.set_value(
+				DEVICE, device.name, "last_punch_received", now_datetime(), update_modified=False
+			)
+			if stored.status == PENDING:
+				processing.enqueue_raw_punch(stored.name)
+	else:
+		store_event(device.name, event, raw_json)
+
+	if sender.aes_key_derivation and sender.aes_key_derivation != device.aes_key_derivation:
+		# update_modified=False: `modified` keys the worker's cache of decrypted secrets.
+		frappe.db.set_value(
+			DEVICE, device.name, "aes_key_derivation", sender.aes_key_derivation, update_modified=False
+		)
+	return _reply(200, c.CALLBACK_DONE)
+
+
+@frappe.whitelist(methods=["POST"])
+def reprocess(names: list[str] | str) -> dict:
+	"""Try again to turn Pending, Unmapped and Error raw punches into Employee Checkins."""
+	frappe.only_for(MANAGER_ROLES)
+	if isinstance(names, str):
+		names = frappe.parse_json(names) if names.startswith("[") else [names]
+	if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+		frappe.throw(_("Pass the names of the raw punches to reprocess"))
+	for name in names:
+		frappe.get_doc(RAW_PUNCH, name).check_permission("write")
+
+	if len(names) <= processing.INLINE_REPROCESS_LIMIT:
+		return {"queued": False, "outcomes": processing.reprocess_rows(names)}
+	processing.enqueue_reprocess(names)
+	return {"queued": True, "count": len(names)}

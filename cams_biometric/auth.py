@@ -1,0 +1,143 @@
+"""Who sent a callback: the device whose AuthToken (and, if it has one, security key) fits."""
+
+import hmac
+from dataclasses import dataclass
+
+import frappe
+from frappe.utils.password import get_decrypted_password
+
+from cams_biometric.constants import DEVICE
+from cams_biometric.protocol import aes
+from cams_biometric.protocol import constants as c
+from cams_biometric.protocol.payload import PayloadError, find_auth_token, load_json_body, looks_like_json
+
+
+class AuthenticationFailed(Exception):
+	"""No enabled device sent this body. Deliberately says nothing more."""
+
+
+@dataclass(frozen=True)
+class Device:
+	name: str  # the Service Tag ID
+	serial_number: str | None
+	device_label: str | None
+	aes_key_derivation: str | None
+	latitude: float | None
+	longitude: float | None
+	auth_token: str | None
+	security_key: str | None
+
+	@property
+	def checkin_device_id(self) -> str:
+		return self.device_label or self.serial_number or self.name
+
+
+@dataclass(frozen=True)
+class Authenticated:
+	device: Device
+	doc: dict
+	aes_key_derivation: str | None  # set when the body was encrypted
+
+
+# Decrypted secrets per site and device, valid while the device's `modified` is unchanged
+# (saving a new token or key changes it). Kept in the worker's memory only, never in Redis.
+_secrets: dict[tuple[str, str], tuple[object, str | None, str | None]] = {}
+
+
+def _device_secrets(name: str, modified) -> tuple[str | None, str | None]:
+	key = (frappe.local.site, name)
+	cached = _secrets.get(key)
+	if cached and cached[0] == modified:
+		return cached[1], cached[2]
+	token = get_decrypted_password(DEVICE, name, "auth_token", raise_exception=False)
+	security_key = get_decrypted_password(DEVICE, name, "security_key", raise_exception=False)
+	_secrets[key] = (modified, token, security_key)
+	return token, security_key
+
+
+def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
+	filters = {"enabled": 1}
+	if service_tag_id is not None:
+		filters["name"] = service_tag_id
+	rows = frappe.get_all(
+		DEVICE,
+		filters=filters,
+		fields=[
+			"name",
+			"modified",
+			"serial_number",
+			"device_label",
+			"aes_key_derivation",
+			"latitude",
+			"longitude",
+		],
+		order_by="name asc",
+	)
+	devices = []
+	for row in rows:
+		token, security_key = _device_secrets(row.name, row.modified)
+		devices.append(
+			Device(
+				name=row.name,
+				serial_number=row.serial_number or None,
+				device_label=row.device_label or None,
+				aes_key_derivation=row.aes_key_derivation or None,
+				latitude=row.latitude or None,
+				longitude=row.longitude or None,
+				auth_token=token,
+				security_key=security_key,
+			)
+		)
+	return devices
+
+
+def _serial_number(doc: dict) -> str | None:
+	realtime = doc.get(c.REALTIME)
+	serial = realtime.get(c.SERIAL_NUMBER) if isinstance(realtime, dict) else None
+	return str(serial).strip() or None if isinstance(serial, str | int) else None
+
+
+def _token_fits(device: Device, token: str, serial: str | None) -> bool:
+	if not device.auth_token:
+		return False
+	# A body that names a serial number must come from that device, not one that shares a token.
+	if serial and device.serial_number and serial != device.serial_number:
+		return False
+	return hmac.compare_digest(device.auth_token.encode(), token.encode())
+
+
+def authenticate(body: bytes, service_tag_id: str | None) -> Authenticated:
+	"""Find the enabled device that sent ``body``.
+
+	Raises PayloadError for a body that cannot be read at all (HTTP 400) and
+	AuthenticationFailed for everything else that does not authenticate (HTTP 401).
+	"""
+	if service_tag_id is not None:
+		service_tag_id = service_tag_id.strip()
+		if not service_tag_id or len(service_tag_id) > c.MAX_SERVICE_TAG_LENGTH:
+			raise AuthenticationFailed
+	devices = enabled_devices(service_tag_id)
+
+	if looks_like_json(body):
+		doc = load_json_body(body)
+		token = find_auth_token(doc)
+		if token:
+			serial = _serial_number(doc)
+			for device in devices:
+				if _token_fits(device, token, serial):
+					return Authenticated(device, doc, None)
+		raise AuthenticationFailed
+
+	if aes.decode_ciphertext(body) is None:
+		raise PayloadError("The body is neither JSON nor Base64 AES ciphertext")
+	for device in devices:
+		if not device.security_key:
+			continue
+		try:
+			doc, derivation = aes.decrypt(body, device.security_key, preferred=device.aes_key_derivation)
+		except aes.AESDecryptError:
+			continue
+		token = find_auth_token(doc)
+		if token and _token_fits(device, token, _serial_number(doc)):
+			return Authenticated(device, doc, derivation)
+	raise AuthenticationFailed

@@ -1,0 +1,63 @@
+# Copyright (c) 2026, cams_biometric contributors
+# For license information, please see license.txt
+
+import re
+
+import frappe
+from frappe import _
+from frappe.model.document import Document
+
+from cams_biometric.protocol.constants import MAX_SERVICE_TAG_LENGTH
+
+
+class CAMSBiometricDevice(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		aes_key_derivation: DF.Data | None
+		auth_token: DF.Password
+		device_label: DF.Data | None
+		enabled: DF.Check
+		last_punch_received: DF.Datetime | None
+		latitude: DF.Float
+		longitude: DF.Float
+		security_key: DF.Password | None
+		serial_number: DF.Data | None
+		service_tag_id: DF.Data
+	# end: auto-generated types
+
+	def validate(self):
+		self.service_tag_id = (self.service_tag_id or "").strip()
+		if not re.fullmatch(rf"[A-Za-z0-9._-]{{1,{MAX_SERVICE_TAG_LENGTH}}}", self.service_tag_id):
+			frappe.throw(
+				_(
+					"The Service Tag ID may only hold letters, digits, dots, dashes and underscores (at most {0})."
+				).format(MAX_SERVICE_TAG_LENGTH)
+			)
+		self.serial_number = (self.serial_number or "").strip() or None
+		self.validate_auth_token()
+		self.validate_coordinates()
+		if self.security_key is not None and not self.is_dummy_password(self.security_key):
+			# A new key (or none) must be learnt again from the next encrypted body.
+			self.aes_key_derivation = None
+
+	def validate_auth_token(self):
+		if self.auth_token and not self.is_dummy_password(self.auth_token):
+			self.auth_token = self.auth_token.strip()
+			if len(self.auth_token) < 16:
+				frappe.throw(
+					_("The Auth Token looks too short: copy the whole token from the CAMS API Monitor.")
+				)
+
+	def validate_coordinates(self):
+		if bool(self.latitude) != bool(self.longitude):
+			frappe.throw(_("Set both latitude and longitude, or neither."))
+		if self.latitude and not -90 <= self.latitude <= 90:
+			frappe.throw(_("Latitude must be between -90 and 90."))
+		if self.longitude and not -180 <= self.longitude <= 180:
+			frappe.throw(_("Longitude must be between -180 and 180."))

@@ -1,0 +1,50 @@
+# Copyright (c) 2026, cams_biometric contributors
+# For license information, please see license.txt
+
+import frappe
+from frappe.model.document import Document
+from frappe.query_builder import Interval
+from frappe.query_builder.functions import Now
+
+from cams_biometric.constants import FINAL_STATUSES, RAW_PUNCH
+
+
+class CAMSRawPunchLog(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		attempts: DF.Int
+		device: DF.Link | None
+		device_user_id: DF.Data | None
+		employee: DF.Link | None
+		employee_checkin: DF.Link | None
+		employee_name: DF.Data | None
+		error: DF.SmallText | None
+		face_mask: DF.Literal["", "Yes", "No"]
+		input_type: DF.Data | None
+		log_time: DF.Data | None
+		operation_id: DF.Data | None
+		processed_at: DF.Datetime | None
+		punch_key: DF.Data | None
+		punch_time: DF.Datetime | None
+		punch_type: DF.Data | None
+		raw_json: DF.Code | None
+		received_at: DF.Datetime | None
+		source: DF.Literal["Callback", "LoadLog"]
+		status: DF.Literal["Pending", "Processed", "Duplicate", "Unmapped", "Ignored", "Error"]
+		temperature: DF.Float
+	# end: auto-generated types
+
+	@staticmethod
+	def clear_old_logs(days: int = 90):
+		"""Called by Log Settings. Rows still to be worked on or looked at are kept."""
+		table = frappe.qb.DocType(RAW_PUNCH)
+		frappe.db.delete(
+			table,
+			filters=(table.modified < (Now() - Interval(days=days))) & table.status.isin(FINAL_STATUSES),
+		)

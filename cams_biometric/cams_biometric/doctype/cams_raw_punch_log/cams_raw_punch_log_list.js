@@ -1,0 +1,41 @@
+const CAMS_RAW_PUNCH_COLORS = {
+	Pending: "orange",
+	Processed: "green",
+	Duplicate: "gray",
+	Unmapped: "yellow",
+	Ignored: "light-gray",
+	Error: "red",
+};
+
+frappe.listview_settings["CAMS Raw Punch Log"] = {
+	add_fields: ["status"],
+	has_indicator_for_draft: true,
+	get_indicator(doc) {
+		return [__(doc.status), CAMS_RAW_PUNCH_COLORS[doc.status] || "gray", `status,=,${doc.status}`];
+	},
+	onload(listview) {
+		if (!frappe.model.can_write("CAMS Raw Punch Log")) return;
+		listview.page.add_action_item(__("Reprocess"), () => {
+			const names = listview.get_checked_items(true);
+			if (!names.length) {
+				frappe.msgprint(__("Select the Pending, Unmapped or Error punches to reprocess."));
+				return;
+			}
+			frappe.call({
+				method: "cams_biometric.api.reprocess",
+				args: { names },
+				freeze: true,
+				callback(r) {
+					const result = r.message || {};
+					frappe.show_alert({
+						message: result.queued
+							? __("{0} punches queued for reprocessing", [result.count])
+							: __("{0} punches reprocessed", [Object.keys(result.outcomes || {}).length]),
+						indicator: "green",
+					});
+					listview.refresh();
+				},
+			});
+		});
+	},
+};

@@ -1,0 +1,29 @@
+"""Names of the Frappe side, kept in one place."""
+
+SETTINGS = "CAMS Biometric Settings"
+DEVICE = "CAMS Biometric Device"
+RAW_PUNCH = "CAMS Raw Punch Log"
+DEVICE_EVENT = "CAMS Device Event"
+CHECKIN = "Employee Checkin"
+
+LOG_DOCTYPES = (RAW_PUNCH, DEVICE_EVENT)
+
+# Raw punch statuses. Only the final ones may be purged by Log Settings: the others are
+# still work to do (or to look at).
+PENDING = "Pending"
+PROCESSED = "Processed"
+DUPLICATE = "Duplicate"
+UNMAPPED = "Unmapped"
+IGNORED = "Ignored"
+ERROR = "Error"
+FINAL_STATUSES = (PROCESSED, DUPLICATE, IGNORED)
+REPROCESSABLE_STATUSES = (PENDING, UNMAPPED, ERROR)
+
+SOURCE_CALLBACK = "Callback"
+SOURCE_LOADLOG = "LoadLog"
+
+CALLBACK_METHOD = "cams_biometric.api.callback"
+MANAGER_ROLES = ("System Manager", "HR Manager")
+
+# Log Settings must keep a punch at least as long as the gateway can send it again.
+MIN_RETENTION_DAYS = 31

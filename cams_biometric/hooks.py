@@ -1,0 +1,33 @@
+app_name = "cams_biometric"
+app_title = "CAMS Biometric"
+app_publisher = "cams_biometric contributors"
+app_description = "CAMS Biometrics Web API 3.0 attendance devices for ERPNext + HRMS"
+app_email = "cams-biometric@example.org"
+app_license = "mit"
+
+required_apps = ["erpnext", "hrms"]
+
+after_install = "cams_biometric.install.after_install"
+after_migrate = "cams_biometric.install.after_migrate"
+before_uninstall = "cams_biometric.install.before_uninstall"
+before_tests = "cams_biometric.install.before_tests"
+
+doc_events = {
+	"Employee": {
+		# A new attendance_device_id picks up the punches that were waiting for it.
+		"on_update": "cams_biometric.processing.on_employee_update",
+	},
+}
+
+scheduler_events = {
+	"cron": {
+		# Catches rows whose job never ran (worker stopped, Redis flushed).
+		"* * * * *": ["cams_biometric.processing.process_pending_punches"],
+	},
+}
+
+# Log Settings purges these; CAMS Biometric Settings keeps the raw-log days in step.
+default_log_clearing_doctypes = {
+	"CAMS Raw Punch Log": 90,
+	"CAMS Device Event": 90,
+}

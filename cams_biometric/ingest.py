@@ -1,0 +1,131 @@
+"""Storing what the gateway sends: one raw row per distinct punch, and the other events.
+
+Shared by the callback and Load Punchlog, so a punch that arrives both ways is stored once.
+"""
+
+import json
+from dataclasses import dataclass
+
+import frappe
+from frappe.utils import get_system_timezone, now_datetime
+
+from cams_biometric.constants import DEVICE_EVENT, ERROR, PENDING, RAW_PUNCH
+from cams_biometric.protocol import constants as c
+from cams_biometric.protocol.logtime import to_local_naive
+from cams_biometric.protocol.payload import (
+	CallbackEvent,
+	PunchError,
+	first_of,
+	invalid_punch_key,
+	punch_key,
+	read_punch,
+)
+
+
+@dataclass(frozen=True)
+class StoredPunch:
+	name: str
+	status: str
+	created: bool  # False when the same punch was already stored
+
+
+def raw_punch_values(device: str, data, time_zone: str) -> dict:
+	"""The raw row's fields for one punch; a punch we cannot read becomes an Error row."""
+	try:
+		punch = read_punch(data)
+	except PunchError as e:
+		row = data if isinstance(data, dict) else {}
+		user_id = first_of(row, c.USER_ID_KEYS)
+		log_time = row.get(c.LOG_TIME)
+		return {
+			"status": ERROR,
+			"error": str(e),
+			"punch_key": invalid_punch_key(device, data),
+			"device_user_id": _short(user_id, c.MAX_USER_ID_LENGTH),
+			"log_time": _short(log_time, 140),
+			"punch_type": _short(row.get(c.PUNCH_TYPE), 140),
+		}
+	return {
+		"status": PENDING,
+		"punch_key": punch_key(device, punch.user_id, punch.moment),
+		"device_user_id": punch.user_id,
+		"log_time": punch.log_time,
+		"punch_time": to_local_naive(punch.moment, time_zone),
+		"punch_type": punch.punch_type,
+		"input_type": punch.input_type,
+		"temperature": punch.temperature,
+		"face_mask": {True: "Yes", False: "No"}.get(punch.face_mask, ""),
+	}
+
+
+def _short(value, length: int) -> str | None:
+	if value is None or isinstance(value, dict | list):
+		return None
+	return str(value)[:length] or None
+
+
+def store_punch(
+	device: str,
+	data,
+	*,
+	source: str,
+	raw_json: str,
+	operation_id: str | None = None,
+	extra: dict | None = None,
+) -> StoredPunch:
+	"""Store one punch unless the same punch (device, user, instant) is already stored.
+
+	The unique punch_key makes this safe against concurrent callers: of two inserts of the
+	same punch, the database lets one through and the other finds it.
+	"""
+	values = raw_punch_values(device, data, get_system_timezone())
+	existing = frappe.db.get_value(RAW_PUNCH, {"punch_key": values["punch_key"]}, ["name", "status"])
+	if existing:
+		return StoredPunch(existing[0], existing[1], created=False)
+
+	doc = frappe.get_doc(
+		{
+			"doctype": RAW_PUNCH,
+			"device": device,
+			"source": source,
+			"operation_id": operation_id,
+			"received_at": now_datetime(),
+			"raw_json": raw_json,
+			**values,
+			**(extra or {}),
+		}
+	)
+	savepoint = "cams_store_punch"
+	frappe.db.savepoint(savepoint)
+	try:
+		doc.insert(ignore_permissions=True, ignore_links=True)
+	except (frappe.UniqueValidationError, frappe.DuplicateEntryError):
+		# Lost the race to a concurrent insert of the same punch: that one stands.
+		frappe.db.rollback(save_point=savepoint)
+		frappe.clear_messages()
+		name, status = frappe.db.get_value(RAW_PUNCH, {"punch_key": values["punch_key"]}, ["name", "status"])
+		return StoredPunch(name, status, created=False)
+	return StoredPunch(doc.name, doc.status, created=True)
+
+
+def store_event(device: str, event: CallbackEvent, raw_json: str) -> str:
+	"""Keep a non-punch callback (photo, user change, clock change, command reply) for an admin."""
+	data = event.data if isinstance(event.data, dict) else {}
+	doc = frappe.get_doc(
+		{
+			"doctype": DEVICE_EVENT,
+			"event_type": event.event_type,
+			"device": device,
+			"device_user_id": _short(first_of(data, c.USER_ID_KEYS), c.MAX_USER_ID_LENGTH),
+			"operation_id": event.operation_id,
+			"event_time": _short(data.get("OperationTime") or data.get(c.LOG_TIME) or event.time, 140),
+			"received_at": now_datetime(),
+			"raw_json": raw_json,
+		}
+	)
+	doc.insert(ignore_permissions=True, ignore_links=True)
+	return doc.name
+
+
+def to_json(doc) -> str:
+	return json.dumps(doc, indent=1, ensure_ascii=False, default=str)

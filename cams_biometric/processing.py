@@ -1,0 +1,260 @@
+"""From raw punch to Employee Checkin, exactly once.
+
+Every entry point takes the raw row with SELECT ... FOR UPDATE and re-reads its status, so
+a per-punch job, the scheduled sweep and a manual reprocess may all meet on the same row:
+the first one does the work, the others find it done. Checkins of one employee are made
+one at a time (the Employee row is locked), so two devices reporting the same instant
+cannot both insert.
+"""
+
+from dataclasses import dataclass
+
+import frappe
+from frappe import _
+from frappe.utils import add_to_date, now_datetime, strip_html
+
+from cams_biometric.constants import (
+	CHECKIN,
+	DEVICE,
+	DUPLICATE,
+	ERROR,
+	IGNORED,
+	PENDING,
+	PROCESSED,
+	RAW_PUNCH,
+	REPROCESSABLE_STATUSES,
+	SETTINGS,
+	UNMAPPED,
+)
+
+# A reprocess of up to this many rows runs in the request; more go to a background job.
+INLINE_REPROCESS_LIMIT = 20
+# The sweep leaves fresh rows to the job their callback queued.
+SWEEP_GRACE_SECONDS = 60
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+	status: str
+	employee: str | None = None
+	employee_name: str | None = None
+	employee_checkin: str | None = None
+	error: str | None = None
+
+
+def enqueue_raw_punch(name: str):
+	"""Queue the job for one freshly stored raw punch, once the row is committed."""
+	frappe.enqueue(
+		"cams_biometric.processing.process_raw_punch_job",
+		queue="short",
+		job_id=f"cams_biometric:punch:{name}",
+		enqueue_after_commit=True,
+		raw_punch=name,
+	)
+
+
+def process_raw_punch_job(raw_punch: str):
+	_run_as_administrator()
+	process_raw_punch(raw_punch)
+
+
+def process_raw_punch(name: str, statuses: tuple[str, ...] = (PENDING,)) -> Outcome | None:
+	"""Process one raw row if its status is one of ``statuses``; returns what happened.
+
+	Returns None when the row is gone, is in another status, or the integration is switched
+	off (the row then stays Pending until it is switched on again).
+	"""
+	if not frappe.db.get_single_value(SETTINGS, "enabled"):
+		return None
+	row = frappe.db.get_value(
+		RAW_PUNCH,
+		name,
+		["name", "status", "device", "device_user_id", "punch_time", "punch_type", "error", "attempts"],
+		as_dict=True,
+		for_update=True,
+	)
+	if not row or row.status not in statuses:
+		return None
+
+	outcome = decide(row)
+	frappe.db.set_value(
+		RAW_PUNCH,
+		name,
+		{
+			"status": outcome.status,
+			"employee": outcome.employee,
+			"employee_name": outcome.employee_name,
+			"employee_checkin": outcome.employee_checkin,
+			"error": outcome.error,
+			"attempts": (row.attempts or 0) + 1,
+			"processed_at": now_datetime(),
+		},
+	)
+	return outcome
+
+
+def decide(row) -> Outcome:
+	if not row.punch_time:
+		# Stored as Error because its data could not be read; reprocessing cannot fix that.
+		return Outcome(ERROR, error=row.error or _("The punch has no readable time"))
+
+	settings = frappe.get_cached_doc(SETTINGS)
+	rule = settings.punch_type_rule(row.punch_type)
+	if not rule:
+		return Outcome(
+			ERROR,
+			error=_("Unknown punch type {0}: add it to the mapping in CAMS Biometric Settings").format(
+				repr(row.punch_type)
+			),
+		)
+	if not rule.create_checkin:
+		return Outcome(
+			IGNORED,
+			error=_("Punch type {0} is set not to create checkins in CAMS Biometric Settings").format(
+				row.punch_type
+			),
+		)
+
+	employee = frappe.db.get_value(
+		"Employee",
+		{"attendance_device_id": row.device_user_id},
+		["name", "status", "employee_name"],
+		as_dict=True,
+	)
+	if not employee:
+		return Outcome(
+			UNMAPPED,
+			error=_("No Employee has Attendance Device ID {0}").format(row.device_user_id),
+		)
+	found = {"employee": employee.name, "employee_name": employee.employee_name}
+	if employee.status != "Active":
+		return Outcome(
+			ERROR,
+			error=_("Employee {0} is {1}, not Active").format(employee.name, employee.status),
+			**found,
+		)
+
+	# One employee's checkins are made one at a time; see the module docstring.
+	frappe.db.get_value("Employee", employee.name, "name", for_update=True)
+	existing = _checkin_at(employee.name, row.punch_time)
+	if existing:
+		return Outcome(DUPLICATE, employee_checkin=existing, **found)
+
+	device = (
+		frappe.db.get_value(
+			DEVICE, row.device, ["device_label", "serial_number", "latitude", "longitude"], as_dict=True
+		)
+		or frappe._dict()
+	)
+	checkin = frappe.get_doc(
+		{
+			"doctype": CHECKIN,
+			"employee": employee.name,
+			"time": row.punch_time,
+			"log_type": rule.log_type or None,
+			"device_id": device.device_label or device.serial_number or row.device,
+			"latitude": device.latitude or None,
+			"longitude": device.longitude or None,
+		}
+	)
+	savepoint = "cams_checkin"
+	frappe.db.savepoint(savepoint)
+	try:
+		# ignore_permissions: an insert without permlevel access silently resets `time` to now.
+		checkin.insert(ignore_permissions=True)
+	except frappe.ValidationError as e:
+		frappe.db.rollback(save_point=savepoint)
+		frappe.clear_messages()
+		# HRMS' own duplicate check (a checkin made elsewhere in the meantime) ends here too.
+		existing = _checkin_at(employee.name, row.punch_time)
+		if existing:
+			return Outcome(DUPLICATE, employee_checkin=existing, **found)
+		return Outcome(ERROR, error=strip_html(str(e)) or type(e).__name__, **found)
+	return Outcome(PROCESSED, employee_checkin=checkin.name, **found)
+
+
+def _checkin_at(employee: str, time) -> str | None:
+	return frappe.db.get_value(CHECKIN, {"employee": employee, "time": time}, "name")
+
+
+def _run_as_administrator():
+	# Jobs queued from the guest callback would otherwise run, and own checkins, as Guest.
+	if frappe.session.user != "Administrator":
+		frappe.set_user("Administrator")
+
+
+def process_rows(names: list[str], statuses: tuple[str, ...], commit: bool) -> dict[str, str]:
+	"""Process rows one by one; returns {name: new status} for the rows that changed."""
+	outcomes = {}
+	for name in names:
+		outcome = process_raw_punch(name, statuses)
+		if outcome:
+			outcomes[name] = outcome.status
+		if commit:
+			frappe.db.commit()  # nosemgrep: a background job, one punch per transaction
+	return outcomes
+
+
+def reprocess_rows(names: list[str]) -> dict[str, str]:
+	return process_rows(names, REPROCESSABLE_STATUSES, commit=False)
+
+
+def enqueue_reprocess(names: list[str]):
+	frappe.enqueue(
+		"cams_biometric.processing.reprocess_rows_job",
+		queue="long",
+		enqueue_after_commit=True,
+		names=names,
+	)
+
+
+def reprocess_rows_job(names: list[str]):
+	_run_as_administrator()
+	process_rows(names, REPROCESSABLE_STATUSES, commit=True)
+
+
+def process_pending_punches():
+	"""Scheduled sweep: process Pending rows whose own job did not run (stopped worker, lost job)."""
+	if not frappe.db.get_single_value(SETTINGS, "enabled"):
+		return
+	_run_as_administrator()
+	cutoff = add_to_date(now_datetime(), seconds=-SWEEP_GRACE_SECONDS)
+	while True:
+		names = frappe.get_all(
+			RAW_PUNCH,
+			filters={"status": PENDING, "creation": ("<", cutoff)},
+			pluck="name",
+			order_by="punch_time asc",
+			limit=SWEEP_BATCH,
+		)
+		# Stop when a batch changes nothing (e.g. switched off meanwhile) rather than spin.
+		if not names or not process_rows(names, (PENDING,), commit=True):
+			return
+
+
+def on_employee_update(doc, method=None):
+	"""An Employee got (or changed) an Attendance Device ID: their Unmapped punches may now fit."""
+	device_user_id = doc.get("attendance_device_id")
+	if not device_user_id or not doc.has_value_changed("attendance_device_id"):
+		return
+	if frappe.db.exists(RAW_PUNCH, {"device_user_id": device_user_id, "status": UNMAPPED}):
+		frappe.enqueue(
+			"cams_biometric.processing.reprocess_unmapped_job",
+			queue="short",
+			job_id=f"cams_biometric:unmapped:{device_user_id}",
+			deduplicate=True,
+			enqueue_after_commit=True,
+			device_user_id=device_user_id,
+		)
+
+
+def reprocess_unmapped_job(device_user_id: str):
+	_run_as_administrator()
+	names = frappe.get_all(
+		RAW_PUNCH,
+		filters={"device_user_id": device_user_id, "status": UNMAPPED},
+		pluck="name",
+		order_by="punch_time asc",
+	)
+	process_rows(names, (UNMAPPED,), commit=True)

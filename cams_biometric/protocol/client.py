@@ -1,0 +1,321 @@
+"""A small client for the CAMS RESTful API (our site → device, through the gateway).
+
+Everything it needs is injected (endpoint, Service Tag ID, AuthToken, optional AES key,
+even the HTTP session), so the Frappe layer, the tests and the simulator can all use it.
+"""
+
+import json
+import secrets
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from cams_biometric.protocol import aes
+from cams_biometric.protocol import constants as c
+from cams_biometric.protocol.logtime import format_logtime
+from cams_biometric.protocol.payload import looks_like_json
+
+# (connect, read) seconds: the gateway relays each call to the device, ~15 s and more.
+DEFAULT_TIMEOUT = (10, 90)
+
+
+class CamsError(Exception):
+	"""A RESTful call that did not succeed. ``transient`` errors are worth retrying."""
+
+	transient = False
+	status_code: int | None = None
+
+	def __init__(self, message: str, *, status_code: int | None = None, operation_id: str | None = None):
+		super().__init__(message)
+		self.status_code = status_code if status_code is not None else type(self).status_code
+		self.operation_id = operation_id
+
+
+class TransientError(CamsError):
+	transient = True
+
+
+class GatewayUnreachable(TransientError):
+	"""No answer: connection refused, DNS, or the read timed out."""
+
+
+class GatewayHTTPError(CamsError):
+	"""The gateway answered with an HTTP error status."""
+
+	def __init__(self, message: str, *, http_status: int, **kwargs):
+		super().__init__(message, **kwargs)
+		self.http_status = http_status
+		self.transient = http_status >= 500 or http_status in (408, 429)
+
+
+class ProtocolError(TransientError):
+	"""A reply we cannot read (not JSON, not an object, no usable rows)."""
+
+
+class DeviceOffline(TransientError):
+	status_code = 5
+
+
+class OperationTimeout(TransientError):
+	status_code = 6
+
+
+class UnknownGatewayError(TransientError):
+	status_code = 999
+
+
+class InvalidRequest(CamsError):
+	status_code = 1
+
+
+class InvalidServiceTag(CamsError):
+	status_code = 2
+
+
+class InvalidEncryption(CamsError):
+	status_code = 4
+
+
+class InvalidAuthToken(CamsError):
+	status_code = 7
+
+
+class InvalidSecurityKey(CamsError):
+	status_code = 13
+
+
+class FeatureNotSupported(CamsError):
+	status_code = 15
+
+
+ERRORS_BY_STATUS_CODE: dict[int, type[CamsError]] = {
+	1: InvalidRequest,
+	2: InvalidServiceTag,
+	3: InvalidRequest,
+	4: InvalidEncryption,
+	5: DeviceOffline,
+	6: OperationTimeout,
+	7: InvalidAuthToken,
+	13: InvalidSecurityKey,
+	15: FeatureNotSupported,
+	999: UnknownGatewayError,
+}
+
+# What an admin should do about each permanent error.
+ADVICE = {
+	InvalidServiceTag: "Check the device's Service Tag ID against the CAMS API Monitor.",
+	InvalidAuthToken: "Copy the device's AuthToken from the CAMS API Monitor again.",
+	InvalidEncryption: "Check the device's security key against the CAMS API Monitor.",
+	InvalidSecurityKey: "Check the device's security key against the CAMS API Monitor.",
+	FeatureNotSupported: (
+		"This subscription does not include LoadLog, or it is switched off while a callback URL is set:"
+		" ask CAMS support to enable it for the device."
+	),
+	InvalidRequest: "The gateway refused the request; check the RESTful endpoint URL and the date range.",
+}
+
+
+def error_for_status(code: int, operation_id: str | None = None) -> CamsError:
+	error_class = ERRORS_BY_STATUS_CODE.get(code)
+	meaning = c.STATUS_CODES.get(code, "Unknown status code")
+	if error_class is None:
+		return CamsError(f"CAMS StatusCode {code}: {meaning}", status_code=code, operation_id=operation_id)
+	return error_class(f"CAMS StatusCode {code}: {meaning}", status_code=code, operation_id=operation_id)
+
+
+def new_operation_id() -> str:
+	"""10 to 15 alphanumeric characters, as the gateway expects."""
+	alphabet = string.ascii_lowercase + string.digits
+	return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def _as_int(value) -> int | None:
+	if isinstance(value, bool):
+		return None
+	if isinstance(value, int):
+		return value
+	if isinstance(value, float) and value.is_integer():
+		return int(value)
+	if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+		return int(value.strip())
+	return None
+
+
+def loadlog_command(start: datetime, end: datetime, offset: int) -> dict:
+	"""The LoadLog (#12) command part. The offset's name is not documented: see OFFSET_KEYS."""
+	return {
+		"Load": {
+			"PunchLog": {
+				"Filter": {"StartTime": format_logtime(start), "EndTime": format_logtime(end)},
+				c.OFFSET_KEYS[0]: offset,
+			}
+		}
+	}
+
+
+def find_offset(reply: dict) -> int | None:
+	"""The next offset in a LoadLog reply, wherever and however the gateway spells it."""
+	holders = [reply.get("PunchLog"), reply]
+	for holder in holders:
+		if isinstance(holder, dict):
+			for key in c.OFFSET_KEYS:
+				if key in holder:
+					return _as_int(holder[key])
+	return None
+
+
+@dataclass
+class LoadLogPage:
+	offset: int  # the offset this page was asked for
+	rows: list[dict]
+	next_offset: int | None
+	return_row_count: int | None
+	operation_id: str
+	stop_reason: str | None = field(default=None)  # set on the last page: why paging ended
+
+
+class CamsClient:
+	def __init__(
+		self,
+		endpoint: str,
+		service_tag_id: str,
+		auth_token: str,
+		*,
+		security_key: str | None = None,
+		aes_key_derivation: str | None = None,
+		timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+		session: requests.Session | None = None,
+		utc_offset: timedelta | None = None,
+	):
+		if not endpoint or not endpoint.startswith(("http://", "https://")):
+			raise ValueError("The RESTful endpoint must be an http:// or https:// URL")
+		self.endpoint = endpoint
+		self.service_tag_id = service_tag_id
+		self.auth_token = auth_token
+		self.security_key = security_key or None
+		self.aes_key_derivation = aes_key_derivation or "sha256"
+		self.timeout = timeout
+		self.session = session or requests.Session()
+		self.utc_offset = utc_offset or timedelta(0)
+
+	def call(self, command: dict) -> dict:
+		"""Send one command; returns the reply, or raises a CamsError subclass."""
+		operation_id = new_operation_id()
+		now = datetime.now(timezone(self.utc_offset)).replace(microsecond=0)
+		body = json.dumps(
+			{
+				**command,
+				c.OPERATION_ID: operation_id,
+				c.AUTH_TOKEN: self.auth_token,
+				c.TIME: format_logtime(now),
+			}
+		).encode()
+		if self.security_key:
+			body = aes.encrypt(body, self.security_key, self.aes_key_derivation)
+		try:
+			response = self.session.post(
+				self.endpoint,
+				params={c.STGID_PARAM: self.service_tag_id},
+				data=body,
+				headers={"Content-Type": "application/json"},
+				timeout=self.timeout,
+			)
+		except requests.Timeout as e:
+			raise GatewayUnreachable(f"The gateway did not answer in time ({e})", operation_id=operation_id)
+		except requests.RequestException as e:
+			raise GatewayUnreachable(f"Could not reach the gateway ({e})", operation_id=operation_id)
+
+		if response.status_code >= 400:
+			raise GatewayHTTPError(
+				f"The gateway answered HTTP {response.status_code}",
+				http_status=response.status_code,
+				operation_id=operation_id,
+			)
+		reply = self._read_reply(response.content, operation_id)
+		status_code = _as_int(reply.get(c.STATUS_CODE))
+		if status_code is None:
+			status = str(reply.get(c.STATUS, "")).lower()
+			status_code = 0 if status == c.STATUS_DONE else 999
+		if status_code != 0:
+			raise error_for_status(status_code, operation_id)
+		return reply
+
+	def _read_reply(self, content: bytes, operation_id: str) -> dict:
+		try:
+			if self.security_key and not looks_like_json(content):
+				reply, _ = aes.decrypt(content, self.security_key, preferred=self.aes_key_derivation)
+			else:
+				reply = json.loads(content.decode("utf-8-sig"))
+		except (ValueError, aes.AESDecryptError):
+			raise ProtocolError("The gateway's reply is not JSON", operation_id=operation_id)
+		if not isinstance(reply, dict):
+			raise ProtocolError("The gateway's reply is not a JSON object", operation_id=operation_id)
+		return reply
+
+	def load_device_information(self) -> dict:
+		reply = self.call({"Load": {"DeviceInformation": "All"}})
+		info = reply.get("DeviceInformation")
+		if not isinstance(info, dict):
+			raise ProtocolError("The reply has no DeviceInformation")
+		return info
+
+	def load_log_page(self, start: datetime, end: datetime, offset: int = 0) -> LoadLogPage:
+		reply = self.call(loadlog_command(start, end, offset))
+		punch_log = reply.get("PunchLog")
+		if punch_log is None:
+			punch_log = {c.LOG_ROWS: []}
+		if not isinstance(punch_log, dict):
+			raise ProtocolError("The reply's PunchLog is not an object")
+		rows = punch_log.get(c.LOG_ROWS) or []
+		if not isinstance(rows, list):
+			raise ProtocolError("The reply's PunchLog.Log is not a list")
+		return LoadLogPage(
+			offset=offset,
+			rows=rows,
+			next_offset=find_offset(reply),
+			return_row_count=_as_int(punch_log.get(c.RETURN_ROW_COUNT)),
+			operation_id=str(reply.get(c.OPERATION_ID) or ""),
+		)
+
+	def iter_load_log(self, start: datetime, end: datetime, offset: int = 0) -> Iterator[LoadLogPage]:
+		"""Every page of a LoadLog, from ``offset`` on; the last one says why paging stopped."""
+		while True:
+			page = self.load_log_page(start, end, offset)
+			page.stop_reason = next_page_stop_reason(page)
+			yield page
+			if page.stop_reason:
+				return
+			offset = page.next_offset
+
+
+def next_page_stop_reason(page: LoadLogPage) -> str | None:
+	"""Why there is no next page after ``page``, or None when there is one to ask for."""
+	if len(page.rows) < c.LOADLOG_PAGE_SIZE:
+		return "short page"
+	if page.next_offset is None:
+		return "no offset"
+	if page.next_offset <= page.offset:
+		return "offset did not advance"
+	return None
+
+
+class LoadRangeError(ValueError):
+	pass
+
+
+def validate_load_range(start: datetime, end: datetime, now: datetime) -> None:
+	"""The checks a Load Punchlog range must pass; all three datetimes aware."""
+	if end <= start:
+		raise LoadRangeError("The end must be after the start.")
+	if start > now:
+		raise LoadRangeError("The start is in the future.")
+	if end > now + timedelta(minutes=5):
+		raise LoadRangeError("The end is in the future.")
+	if start < now - timedelta(days=c.LOADLOG_MAX_DAYS):
+		raise LoadRangeError(
+			f"The gateway keeps punches for {c.LOADLOG_MAX_DAYS} days only: start on or after"
+			f" {(now - timedelta(days=c.LOADLOG_MAX_DAYS)):%Y-%m-%d %H:%M}."
+		)

@@ -1,0 +1,234 @@
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import frappe
+from frappe.utils import get_system_timezone
+from frappe.utils.background_jobs import create_job_id, get_job
+
+from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH
+from cams_biometric.protocol import aes
+from cams_biometric.protocol.logtime import parse_logtime, to_local_naive
+from cams_biometric.tests.utils import (
+	IntegrationTestCase,
+	cleanup,
+	make_device,
+	post_callback,
+	punch_body,
+	raw_rows,
+	unique,
+)
+
+DONE = b'{"status":"done"}'
+DEVICE_TIME = datetime(2024, 9, 17, 7, 48, 22, tzinfo=timezone(timedelta(hours=3)))
+
+
+class TestCallback(IntegrationTestCase):
+	def setUp(self):
+		self.devices = []
+		self.stgid, self.token = self.device(serial_number=unique("SN"))
+
+	def tearDown(self):
+		cleanup(self.devices)
+
+	def device(self, **values):
+		stgid, token = make_device(**values)
+		self.devices.append(stgid)
+		return stgid, token
+
+	def serial(self, stgid):
+		return frappe.db.get_value(DEVICE, stgid, "serial_number")
+
+	def test_punch_is_stored_answered_done_and_queued(self):
+		body = punch_body(
+			self.token, "2", DEVICE_TIME, serial_number=self.serial(self.stgid), Temperature="36.8"
+		)
+		response = post_callback(body, stgid=self.stgid)
+
+		self.assertEqual(response.status_code, 200)
+		self.assertEqual(response.get_data(), DONE)
+		[row] = raw_rows(self.stgid)
+		self.assertEqual(row.status, "Pending")
+		self.assertEqual(row.device_user_id, "2")
+		self.assertEqual(row.source, "Callback")
+		self.assertEqual(row.log_time, "2024-09-17 07:48:22 GMT +0300")
+		self.assertEqual(row.punch_time, to_local_naive(DEVICE_TIME, get_system_timezone()))
+		self.assertEqual(row.temperature, 36.8)
+		self.assertEqual(row.operation_id, body["RealTime"]["OperationID"])
+		self.assertNotIn(self.token, row.raw_json)
+		self.assertEqual(json.loads(row.raw_json)["RealTime"]["PunchLog"]["UserId"], "2")
+		self.assertTrue(frappe.db.get_value(DEVICE, self.stgid, "last_punch_received"))
+
+		job = get_job(create_job_id(f"cams_biometric:punch:{row.name}"))
+		self.assertIsNotNone(job, "the callback must queue the punch's job after commit")
+		self.assertEqual(job.kwargs["kwargs"], {"raw_punch": row.name})
+
+	def test_without_stgid_the_serial_number_or_token_finds_the_device(self):
+		body = punch_body(self.token, "3", DEVICE_TIME, serial_number=self.serial(self.stgid))
+		self.assertEqual(post_callback(body).get_data(), DONE)
+		self.assertEqual(len(raw_rows(self.stgid)), 1)
+
+	def test_the_same_punch_is_stored_once(self):
+		body = punch_body(self.token, "4", DEVICE_TIME)
+		for _ in range(3):
+			self.assertEqual(post_callback(body, stgid=self.stgid).get_data(), DONE)
+		# The same instant written with another offset is the same punch.
+		same = punch_body(self.token, "4", "2024-09-17 10:18:22 GMT +05:30")
+		self.assertEqual(post_callback(same, stgid=self.stgid).get_data(), DONE)
+		self.assertEqual(len(raw_rows(self.stgid)), 1)
+
+	def test_concurrent_retries_store_one_row(self):
+		body = punch_body(self.token, "5", DEVICE_TIME)
+		frappe.db.commit()  # nosemgrep
+		responses = []
+		threads = [
+			threading.Thread(target=lambda: responses.append(post_callback(body, stgid=self.stgid)))
+			for _ in range(6)
+		]
+		for thread in threads:
+			thread.start()
+		for thread in threads:
+			thread.join()
+		self.assertEqual([r.status_code for r in responses], [200] * 6)
+		self.assertEqual(len(raw_rows(self.stgid)), 1)
+
+	def test_wrong_or_missing_token_is_refused_and_nothing_stored(self):
+		other_stgid, other_token = self.device()
+		cases = {
+			"wrong token": (punch_body("x" * 32, "6", DEVICE_TIME), self.stgid),
+			"no token": ({"RealTime": {"PunchLog": {"UserId": "6"}}}, self.stgid),
+			"unknown stgid": (punch_body(self.token, "6", DEVICE_TIME), "NOSUCHDEVICE"),
+			"token of another device": (punch_body(other_token, "6", DEVICE_TIME), self.stgid),
+		}
+		for case, (body, stgid) in cases.items():
+			with self.subTest(case):
+				response = post_callback(body, stgid=stgid, address=unique("10.9."))
+				self.assertEqual(response.status_code, 401)
+				self.assertNotIn(b"done", response.get_data())
+				self.assertNotIn(b"6", response.get_data())
+		self.assertEqual(raw_rows(self.stgid) + raw_rows(other_stgid), [])
+
+	def test_a_disabled_device_cannot_post(self):
+		frappe.db.set_value(DEVICE, self.stgid, "enabled", 0)
+		response = post_callback(
+			punch_body(self.token, "7", DEVICE_TIME), stgid=self.stgid, address="10.7.0.1"
+		)
+		self.assertEqual(response.status_code, 401)
+		self.assertEqual(raw_rows(self.stgid), [])
+
+	def test_a_serial_number_of_another_device_is_refused(self):
+		body = punch_body(self.token, "8", DEVICE_TIME, serial_number="SOMEONE-ELSE")
+		self.assertEqual(post_callback(body, address="10.8.0.1").status_code, 401)
+		self.assertEqual(raw_rows(self.stgid), [])
+
+	def test_unreadable_bodies_get_400_with_a_reason(self):
+		for body, reason in (
+			(b"\xff\xfe not utf-8", b"neither JSON nor Base64"),
+			(b"{not json", b"not valid JSON"),
+			(b"[1, 2, 3]", b"must be an object"),
+			(b"", b"empty"),
+		):
+			with self.subTest(body=body):
+				response = post_callback(body, stgid=self.stgid, content_type="text/plain")
+				self.assertEqual(response.status_code, 400)
+				self.assertIn(reason, response.get_data())
+		self.assertEqual(raw_rows(self.stgid), [])
+
+	def test_bad_punch_data_is_accepted_and_recorded_as_error(self):
+		body = punch_body(self.token, "9", "2024-13-45 99:00:00 GMT +0300")
+		for _ in range(2):  # the gateway's resend is recognised too
+			response = post_callback(body, stgid=self.stgid)
+			self.assertEqual(response.get_data(), DONE)
+		[row] = raw_rows(self.stgid)
+		self.assertEqual(row.status, "Error")
+		self.assertIn("not in the form", row.error)
+		self.assertEqual(row.device_user_id, "9")
+
+	def test_only_post_is_allowed(self):
+		response = post_callback(b"", stgid=self.stgid, method="GET")
+		self.assertNotEqual(response.status_code, 200)
+		self.assertEqual(raw_rows(self.stgid), [])
+
+	def test_every_other_event_is_kept_for_an_admin(self):
+		envelope = {"OperationID": "op1", "AuthToken": self.token, "Time": "2024-09-17 03:30:01 GMT +0000"}
+		bodies = {
+			"Attendance Photo": {
+				"Log": {"UserID": "3", "LogPhoto": "/9j/4AAQ", "LogTime": "2020-09-17 07:48:30 GMT +0530"}
+			},
+			"User Updated": {
+				"UserUpdated": {"UserID": "7", "FirstName": "Asha", "Template": [{"Type": "Card"}]}
+			},
+			"User Deleted": {
+				"UserDeleted": {"UserID": "7", "OperationTime": "2024-09-17 09:01:00 GMT +0530"}
+			},
+			"Date Modified": {"DateModified": {"ModifiedTo": "2024-09-17 09:05:00 GMT +0530"}},
+			"Command Reply": {"AddUser": {"StatusCode": 0}},
+		}
+		for event_type, event in bodies.items():
+			with self.subTest(event_type):
+				self.assertEqual(
+					post_callback({"RealTime": {**envelope, **event}}, stgid=self.stgid).get_data(), DONE
+				)
+		reply = {"Status": "done", "StatusCode": 0, "OperationID": "op2", "AuthToken": self.token}
+		self.assertEqual(post_callback(reply, stgid=self.stgid).get_data(), DONE)
+
+		events = frappe.get_all(
+			DEVICE_EVENT, filters={"device": self.stgid}, fields=["event_type", "raw_json", "device_user_id"]
+		)
+		self.assertCountEqual(
+			[e.event_type for e in events],
+			[
+				"Attendance Photo",
+				"User Updated",
+				"User Deleted",
+				"Date Modified",
+				"Command Reply",
+				"Command Reply",
+			],
+		)
+		self.assertTrue(all(self.token not in e.raw_json for e in events))
+		self.assertIn("3", [e.device_user_id for e in events])
+		self.assertEqual(raw_rows(self.stgid), [])
+
+	def test_aes_bodies_are_decrypted_and_the_derivation_recorded(self):
+		stgid, token = self.device(security_key="device secret key")
+		body = json.dumps(punch_body(token, "11", DEVICE_TIME))
+		encrypted = aes.encrypt(body, "device secret key", "sha1-128")
+		response = post_callback(encrypted, stgid=stgid, content_type="text/plain")
+		self.assertEqual(response.get_data(), DONE)
+		self.assertEqual(len(raw_rows(stgid)), 1)
+		self.assertEqual(frappe.db.get_value(DEVICE, stgid, "aes_key_derivation"), "sha1-128")
+
+		# Without stgid the key of each device with one is tried.
+		other = aes.encrypt(json.dumps(punch_body(token, "12", DEVICE_TIME)), "device secret key", "sha1-128")
+		self.assertEqual(post_callback(other, content_type="text/plain").get_data(), DONE)
+		self.assertEqual(len(raw_rows(stgid)), 2)
+
+		wrong_key = aes.encrypt(body, "another key", "sha256")
+		response = post_callback(wrong_key, stgid=stgid, content_type="text/plain", address="10.11.0.1")
+		self.assertEqual(response.status_code, 401)
+		self.assertEqual(len(raw_rows(stgid)), 2)
+
+	def test_failed_authentication_is_rate_limited_but_valid_punches_flow(self):
+		address = unique("10.12.")
+		statuses = [
+			post_callback(
+				punch_body("w" * 32, "13", DEVICE_TIME), stgid=self.stgid, address=address
+			).status_code
+			for _ in range(25)
+		]
+		self.assertEqual(statuses[:20], [401] * 20)
+		self.assertEqual(statuses[20:], [429] * 5)
+		response = post_callback(punch_body(self.token, "13", DEVICE_TIME), stgid=self.stgid, address=address)
+		self.assertEqual(response.get_data(), DONE)
+		self.assertEqual(len(raw_rows(self.stgid)), 1)
+
+	def test_the_raw_log_has_a_database_unique_key(self):
+		post_callback(punch_body(self.token, "14", DEVICE_TIME), stgid=self.stgid)
+		[row] = raw_rows(self.stgid)
+		copy = frappe.get_doc(RAW_PUNCH, row.name).as_dict()
+		copy.pop("name")
+		with self.assertRaises(frappe.UniqueValidationError):
+			frappe.get_doc({**copy, "doctype": RAW_PUNCH}).insert(ignore_permissions=True)
+		frappe.db.rollback()
+		self.assertEqual(parse_logtime(row.log_time), DEVICE_TIME)

@@ -1,0 +1,81 @@
+import frappe
+
+from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH, SETTINGS
+from cams_biometric.tests.utils import (
+	IntegrationTestCase,
+	cleanup,
+	make_device,
+	post_callback,
+	punch_body,
+	unique,
+)
+
+
+def make_user(*roles: str) -> str:
+	email = f"{unique('cams-perm-')}@example.com"
+	frappe.get_doc(
+		{
+			"doctype": "User",
+			"email": email,
+			"first_name": "Perm",
+			"send_welcome_email": 0,
+			"roles": [{"role": role} for role in roles],
+		}
+	).insert(ignore_permissions=True)
+	return email
+
+
+class TestPermissions(IntegrationTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.employee_user = make_user("Employee")
+		cls.hr_manager = make_user("HR Manager", "Employee")
+		cls.stgid, cls.token = make_device()
+		post_callback(punch_body(cls.token, "77", "2024-09-17 07:48:22 GMT +0300"), stgid=cls.stgid)
+		cls.raw = frappe.get_all(RAW_PUNCH, filters={"device": cls.stgid}, pluck="name")[0]
+
+	@classmethod
+	def tearDownClass(cls):
+		frappe.set_user("Administrator")
+		cleanup([cls.stgid])
+		super().tearDownClass()
+
+	def tearDown(self):
+		frappe.set_user("Administrator")
+
+	def test_guest_and_employee_cannot_read_anything(self):
+		for user in ("Guest", self.employee_user):
+			frappe.set_user(user)
+			for doctype in (DEVICE, RAW_PUNCH, DEVICE_EVENT, SETTINGS):
+				with self.subTest(user=user, doctype=doctype):
+					self.assertFalse(frappe.has_permission(doctype, "read"))
+			with self.assertRaises(frappe.PermissionError):
+				frappe.get_list(RAW_PUNCH)
+			with self.assertRaises(frappe.PermissionError):
+				frappe.get_doc(DEVICE, self.stgid).check_permission("read")
+
+	def test_employee_cannot_reprocess(self):
+		from cams_biometric.api import reprocess
+
+		frappe.set_user(self.employee_user)
+		with self.assertRaises(frappe.PermissionError):
+			reprocess([self.raw])
+
+	def test_hr_manager_reviews_and_reprocesses(self):
+		from cams_biometric.api import reprocess
+
+		frappe.set_user(self.hr_manager)
+		self.assertTrue(frappe.has_permission(RAW_PUNCH, "read"))
+		self.assertTrue(frappe.has_permission(DEVICE, "write"))
+		self.assertFalse(frappe.has_permission(RAW_PUNCH, "create"))
+		result = reprocess([self.raw])
+		self.assertFalse(result["queued"])
+		self.assertEqual(result["outcomes"], {self.raw: "Unmapped"})
+
+	def test_the_token_is_never_returned(self):
+		doc = frappe.get_doc(DEVICE, self.stgid).as_dict()
+		self.assertNotIn(self.token, frappe.as_json(doc))
+		self.assertEqual(frappe.get_doc(DEVICE, self.stgid).get_password("auth_token"), self.token)
+		row = frappe.get_doc(RAW_PUNCH, self.raw)
+		self.assertNotIn(self.token, frappe.as_json(row.as_dict()))

@@ -1,0 +1,208 @@
+from datetime import datetime, timedelta, timezone
+
+import frappe
+from frappe.utils import get_system_timezone
+from frappe.utils.background_jobs import create_job_id, get_job
+
+from cams_biometric import processing
+from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
+from cams_biometric.protocol.logtime import to_local_naive
+from cams_biometric.tests.utils import (
+	IntegrationTestCase,
+	cleanup,
+	make_device,
+	make_employee,
+	post_callback,
+	punch_body,
+	raw_rows,
+	unique,
+)
+
+IST = timezone(timedelta(hours=5, minutes=30))
+
+
+def run_queued_job(job_id: str):
+	"""Run a job the way a worker would, from what is stored in Redis."""
+	job = get_job(create_job_id(job_id))
+	assert job is not None, f"job {job_id} was not queued"
+	frappe.get_attr(job.kwargs["method"])(**job.kwargs["kwargs"])
+	frappe.db.commit()  # nosemgrep: execute_job commits after the job too
+
+
+class TestProcessing(IntegrationTestCase):
+	def setUp(self):
+		self.user_id = unique("U")
+		self.employee = make_employee(self.user_id)
+		self.stgid, self.token = make_device(device_label="Main Gate", latitude=12.97, longitude=77.59)
+		self.devices = [self.stgid]
+
+	def tearDown(self):
+		frappe.set_user("Administrator")
+		settings = frappe.get_single(SETTINGS)
+		settings.enabled = 1
+		for row in settings.punch_type_mapping:
+			row.create_checkin = 1
+		settings.save()
+		cleanup(self.devices, [self.employee])
+
+	def punch(self, moment, punch_type="CheckIn", stgid=None, token=None, user_id=None) -> str:
+		response = post_callback(
+			punch_body(token or self.token, user_id or self.user_id, moment, punch_type),
+			stgid=stgid or self.stgid,
+		)
+		self.assertEqual(response.status_code, 200)
+		return frappe.get_all(
+			RAW_PUNCH,
+			filters={"device": stgid or self.stgid},
+			pluck="name",
+			order_by="creation desc",
+			limit=1,
+		)[0]
+
+	def test_a_punch_becomes_one_checkin_at_its_own_time(self):
+		moment = datetime(2024, 9, 17, 9, 2, 14, tzinfo=IST)
+		name = self.punch(moment, "CheckIn")
+		# The job was queued by a Guest request and must not lose the punch time to "now".
+		frappe.set_user("Guest")
+		run_queued_job(f"cams_biometric:punch:{name}")
+		frappe.set_user("Administrator")
+
+		row = frappe.get_doc(RAW_PUNCH, name)
+		self.assertEqual(row.status, "Processed", row.error)
+		self.assertEqual(row.employee, self.employee)
+		checkin = frappe.get_doc(CHECKIN, row.employee_checkin)
+		self.assertEqual(checkin.employee, self.employee)
+		self.assertEqual(checkin.time, to_local_naive(moment, get_system_timezone()))
+		self.assertEqual(checkin.log_type, "IN")
+		self.assertEqual(checkin.device_id, "Main Gate")
+		self.assertAlmostEqual(checkin.latitude, 12.97)
+		self.assertAlmostEqual(checkin.longitude, 77.59)
+
+	def test_default_mapping_sends_out_types_to_out(self):
+		for minute, punch_type, log_type in (
+			(0, "BreakOut", "OUT"),
+			(1, "MealIn", "IN"),
+			(2, "OverTimeOut", "OUT"),
+		):
+			name = self.punch(datetime(2024, 9, 18, 12, minute, tzinfo=IST), punch_type)
+			processing.process_raw_punch(name)
+			checkin = frappe.db.get_value(RAW_PUNCH, name, "employee_checkin")
+			self.assertEqual(frappe.db.get_value(CHECKIN, checkin, "log_type"), log_type)
+
+	def test_types_switched_off_are_ignored(self):
+		settings = frappe.get_single(SETTINGS)
+		settings.punch_type_rule("MealOut").create_checkin = 0
+		settings.save()
+		name = self.punch(datetime(2024, 9, 18, 13, 0, tzinfo=IST), "MealOut")
+		self.assertEqual(processing.process_raw_punch(name).status, "Ignored")
+		self.assertFalse(frappe.db.get_value(RAW_PUNCH, name, "employee_checkin"))
+
+	def test_processing_twice_makes_one_checkin(self):
+		name = self.punch(datetime(2024, 9, 19, 9, 0, tzinfo=IST))
+		self.assertEqual(processing.process_raw_punch(name).status, "Processed")
+		self.assertIsNone(processing.process_raw_punch(name))
+		self.assertEqual(processing.reprocess_rows([name]), {})
+		self.assertEqual(frappe.db.count(CHECKIN, {"employee": self.employee}), 1)
+
+	def test_an_existing_identical_checkin_makes_a_duplicate(self):
+		moment = datetime(2024, 9, 20, 9, 0, tzinfo=IST)
+		existing = frappe.get_doc(
+			{
+				"doctype": CHECKIN,
+				"employee": self.employee,
+				"time": to_local_naive(moment, get_system_timezone()),
+				"log_type": "IN",
+			}
+		).insert()
+		name = self.punch(moment)
+		outcome = processing.process_raw_punch(name)
+		self.assertEqual(outcome.status, "Duplicate")
+		self.assertEqual(outcome.employee_checkin, existing.name)
+		self.assertEqual(frappe.db.count(CHECKIN, {"employee": self.employee}), 1)
+
+	def test_the_same_instant_from_two_devices_is_one_checkin(self):
+		other, other_token = make_device()
+		self.devices.append(other)
+		moment = datetime(2024, 9, 21, 18, 0, tzinfo=IST)
+		first = self.punch(moment, "CheckOut")
+		second = self.punch(moment, "CheckOut", stgid=other, token=other_token)
+		self.assertEqual(processing.process_raw_punch(first).status, "Processed")
+		self.assertEqual(processing.process_raw_punch(second).status, "Duplicate")
+		self.assertEqual(frappe.db.count(CHECKIN, {"employee": self.employee}), 1)
+
+	def test_late_offline_punches_land_at_their_own_time(self):
+		later = self.punch(datetime(2024, 9, 22, 18, 0, tzinfo=IST), "CheckOut")
+		earlier = self.punch(datetime(2024, 9, 22, 9, 0, tzinfo=IST), "CheckIn")
+		processing.reprocess_rows([later, earlier])
+		times = frappe.get_all(
+			CHECKIN, filters={"employee": self.employee}, fields=["time", "log_type"], order_by="time"
+		)
+		self.assertEqual([t.log_type for t in times], ["IN", "OUT"])
+		self.assertEqual(
+			times[0].time, to_local_naive(datetime(2024, 9, 22, 9, 0, tzinfo=IST), get_system_timezone())
+		)
+
+	def test_unmapped_punches_wait_for_the_employee(self):
+		newcomer_id = unique("N")
+		name = self.punch(datetime(2024, 9, 23, 9, 0, tzinfo=IST), user_id=newcomer_id)
+		self.assertEqual(processing.process_raw_punch(name).status, "Unmapped")
+		self.assertIn(newcomer_id, frappe.db.get_value(RAW_PUNCH, name, "error"))
+
+		newcomer = make_employee(None)
+		employee = frappe.get_doc("Employee", newcomer)
+		employee.attendance_device_id = newcomer_id
+		employee.save()
+		frappe.db.commit()  # nosemgrep: the hook queues its job after commit
+		run_queued_job(f"cams_biometric:unmapped:{newcomer_id}")
+
+		row = frappe.get_doc(RAW_PUNCH, name)
+		self.assertEqual(row.status, "Processed", row.error)
+		self.assertEqual(row.employee, newcomer)
+		cleanup([], [newcomer])
+
+	def test_inactive_employees_are_an_error_with_the_reason(self):
+		frappe.db.set_value("Employee", self.employee, "status", "Inactive")
+		name = self.punch(datetime(2024, 9, 24, 9, 0, tzinfo=IST))
+		outcome = processing.process_raw_punch(name)
+		self.assertEqual(outcome.status, "Error")
+		self.assertIn("Inactive", outcome.error)
+		frappe.db.set_value("Employee", self.employee, "status", "Active")
+		self.assertEqual(processing.reprocess_rows([name]), {name: "Processed"})
+
+	def test_hrms_validation_errors_are_recorded(self):
+		frappe.db.set_single_value("HR Settings", "allow_geolocation_tracking", 1)
+		try:
+			stgid, token = make_device()  # no coordinates
+			self.devices.append(stgid)
+			name = self.punch(datetime(2024, 9, 25, 9, 0, tzinfo=IST), stgid=stgid, token=token)
+			outcome = processing.process_raw_punch(name)
+		finally:
+			frappe.db.set_single_value("HR Settings", "allow_geolocation_tracking", 0)
+		self.assertEqual(outcome.status, "Error")
+		self.assertIn("Latitude and longitude", outcome.error)
+
+	def test_switched_off_keeps_rows_pending_and_the_sweep_catches_up(self):
+		frappe.db.set_single_value(SETTINGS, "enabled", 0)
+		name = self.punch(datetime(2024, 9, 26, 9, 0, tzinfo=IST))
+		self.assertIsNone(processing.process_raw_punch(name))
+		self.assertEqual(frappe.db.get_value(RAW_PUNCH, name, "status"), "Pending")
+
+		frappe.db.set_single_value(SETTINGS, "enabled", 1)
+		# The sweep leaves fresh rows to their own job; age this one past the grace period.
+		frappe.db.set_value(RAW_PUNCH, name, "creation", datetime(2024, 1, 1), update_modified=False)
+		processing.process_pending_punches()
+		self.assertEqual(frappe.db.get_value(RAW_PUNCH, name, "status"), "Processed")
+
+	def test_the_sweep_is_scheduled(self):
+		self.assertTrue(
+			frappe.db.exists(
+				"Scheduled Job Type", {"method": "cams_biometric.processing.process_pending_punches"}
+			)
+		)
+
+	def test_bad_rows_stay_errors_on_reprocess(self):
+		response = post_callback(punch_body(self.token, self.user_id, "not a time"), stgid=self.stgid)
+		self.assertEqual(response.status_code, 200)
+		[row] = raw_rows(self.stgid)
+		self.assertEqual(processing.reprocess_rows([row.name]), {row.name: "Error"})
+		self.assertIn("not in the form", frappe.db.get_value(RAW_PUNCH, row.name, "error"))

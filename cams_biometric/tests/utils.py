@@ -1,0 +1,126 @@
+"""Fixtures for the tier-2 tests (run inside a real site with `bench run-tests`)."""
+
+import json
+import secrets
+import threading
+
+import frappe
+from frappe.utils import get_test_client
+
+try:  # Frappe v16
+	from frappe.tests import IntegrationTestCase
+except ImportError:  # Frappe v15
+	from frappe.tests.utils import FrappeTestCase as IntegrationTestCase
+
+from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, RAW_PUNCH
+from cams_biometric.protocol.logtime import format_logtime
+
+CALLBACK_PATH = "/api/method/cams_biometric.api.callback"
+
+__all__ = ["IntegrationTestCase"]
+
+
+def unique(prefix: str) -> str:
+	return f"{prefix}{secrets.token_hex(4)}"
+
+
+def make_device(**values) -> tuple[str, str]:
+	"""A committed device; returns (service tag id, auth token)."""
+	token = values.pop("auth_token", None) or secrets.token_urlsafe(24)[:32]
+	doc = frappe.get_doc(
+		{
+			"doctype": DEVICE,
+			"service_tag_id": values.pop("service_tag_id", None) or unique("STG"),
+			"device_label": values.pop("device_label", "Test Gate"),
+			"auth_token": token,
+			**values,
+		}
+	).insert(ignore_permissions=True)
+	frappe.db.commit()  # nosemgrep: the callback runs in another connection
+	return doc.name, token
+
+
+def make_employee(device_user_id: str | None, **values) -> str:
+	from erpnext.setup.doctype.employee.test_employee import make_employee as erpnext_make_employee
+
+	email = f"{unique('cams-')}@example.com"
+	return erpnext_make_employee(email, attendance_device_id=device_user_id, **values)
+
+
+def punch_body(token: str, user_id: str, moment, punch_type: str = "CheckIn", **extra) -> dict:
+	log_time = moment if isinstance(moment, str) else format_logtime(moment)
+	return {
+		"RealTime": {
+			"OperationID": secrets.token_hex(6),
+			"LabelName": "Test Gate",
+			"SerialNumber": extra.pop("serial_number", None) or "ZHM0000000001",
+			"PunchLog": {
+				"Type": punch_type,
+				"InputType": "Fingerprint",
+				"UserId": user_id,
+				"LogTime": log_time,
+				**extra,
+			},
+			"AuthToken": token,
+			"Time": "2024-09-17 04:49:03 GMT +0000",
+		}
+	}
+
+
+def post_callback(
+	body,
+	stgid: str | None = None,
+	address: str = "127.0.0.1",
+	content_type: str = "application/json",
+	method="POST",
+):
+	"""POST a body through Frappe's real WSGI application, as the gateway would.
+
+	The request runs in its own thread (its own Frappe context and database connection),
+	so everything the test wants it to see must be committed first.
+	"""
+	if isinstance(body, dict):
+		body = json.dumps(body).encode()
+	elif isinstance(body, str):
+		body = body.encode()
+	path = CALLBACK_PATH + (f"?stgid={stgid}" if stgid is not None else "")
+	frappe.db.commit()  # nosemgrep
+	result = {}
+
+	def run():
+		client = get_test_client(use_cookies=False)
+		result["response"] = client.open(
+			path,
+			method=method,
+			data=body,
+			content_type=content_type,
+			headers={"X-Frappe-Site-Name": site, "X-Forwarded-For": address},
+		)
+
+	site = frappe.local.site
+	thread = threading.Thread(target=run)
+	thread.start()
+	thread.join()
+	# A new snapshot, so this connection sees what the request committed.
+	frappe.db.rollback()
+	return result["response"]
+
+
+def raw_rows(device: str, **filters) -> list:
+	return frappe.get_all(
+		RAW_PUNCH, filters={"device": device, **filters}, fields=["*"], order_by="punch_time asc"
+	)
+
+
+def cleanup(devices: list[str], employees: list[str] = ()):
+	for device in devices:
+		for name in frappe.get_all(RAW_PUNCH, filters={"device": device}, pluck="name"):
+			frappe.delete_doc(RAW_PUNCH, name, force=True, ignore_permissions=True)
+		for name in frappe.get_all(DEVICE_EVENT, filters={"device": device}, pluck="name"):
+			frappe.delete_doc(DEVICE_EVENT, name, force=True, ignore_permissions=True)
+	for employee in employees:
+		for name in frappe.get_all(CHECKIN, filters={"employee": employee}, pluck="name"):
+			frappe.delete_doc(CHECKIN, name, force=True, ignore_permissions=True)
+	for device in devices:
+		frappe.delete_doc(DEVICE, device, force=True, ignore_permissions=True)
+	frappe.db.commit()  # nosemgrep

@@ -1,0 +1,202 @@
+"""The RESTful client against the simulator, over real HTTP on loopback."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cams_biometric.protocol import client as cams
+from cams_biometric.protocol.logtime import parse_logtime
+from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_punches
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+START, END = NOW - timedelta(days=29), NOW
+
+
+def punches(count: int) -> list[dict]:
+	"""``count`` distinct punches inside the last 29 days."""
+	rows = generate_punches(users=max(1, (count + 27) // 28), days=28, per_day=1, end=NOW)
+	return rows[:count]
+
+
+@pytest.fixture
+def gateway():
+	gateway = Gateway("STG1", "t" * 32)
+	with GatewayServer(gateway) as server:
+		gateway.url = server.url
+		yield gateway
+
+
+def client_for(gateway, **kwargs) -> cams.CamsClient:
+	options = {"timeout": (2, 5), **kwargs}
+	return cams.CamsClient(gateway.url, "STG1", kwargs.pop("auth_token", "t" * 32), **options)
+
+
+@pytest.mark.parametrize("count", [0, 1, 49, 50, 51, 137, 2000])
+def test_paging_returns_every_row_exactly_once(gateway, count):
+	rows = punches(count)
+	assert len(rows) == count
+	gateway.set_punches(rows)
+	pages = list(client_for(gateway).iter_load_log(START, END))
+	received = [row for page in pages for row in page.rows]
+	assert len(received) == count
+	assert sorted(received, key=lambda r: (r["LogTime"], r["UserID"])) == sorted(
+		rows, key=lambda r: (r["LogTime"], r["UserID"])
+	)
+	full_last_page = count and count % 50 == 0
+	assert len(pages) == count // 50 + (0 if full_last_page else 1)
+	assert [page.offset for page in pages] == [50 * i for i in range(len(pages))]
+	# A full last page carries no offset (nothing follows); a short one ends by itself.
+	assert pages[-1].stop_reason == ("no offset" if full_last_page else "short page")
+	assert all(page.stop_reason is None for page in pages[:-1])
+
+
+def test_the_filter_is_respected(gateway):
+	rows = punches(100)
+	gateway.set_punches(rows)
+	middle = parse_logtime(rows[40]["LogTime"])
+	received = [r for page in client_for(gateway).iter_load_log(middle, END) for r in page.rows]
+	assert received == rows[40:]
+
+
+def test_a_non_advancing_offset_stops(gateway):
+	gateway.set_punches(punches(137))
+	gateway.fail_at_offset(50, {"offset": "stuck"})
+	pages = list(client_for(gateway).iter_load_log(START, END))
+	assert [p.offset for p in pages] == [0, 50]
+	assert pages[-1].stop_reason == "offset did not advance"
+
+
+def test_a_missing_offset_stops(gateway):
+	gateway.set_punches(punches(137))
+	gateway.fail_next({"offset": "missing"})
+	pages = list(client_for(gateway).iter_load_log(START, END))
+	assert len(pages) == 1 and pages[0].stop_reason == "no offset"
+
+
+def test_resuming_from_an_offset(gateway):
+	rows = punches(137)
+	gateway.set_punches(rows)
+	received = [r for page in client_for(gateway).iter_load_log(START, END, offset=100) for r in page.rows]
+	assert received == rows[100:]
+
+
+@pytest.mark.parametrize(
+	"failure, error, transient",
+	[
+		({"status": 5}, cams.DeviceOffline, True),
+		({"status": 6}, cams.OperationTimeout, True),
+		({"status": 999}, cams.UnknownGatewayError, True),
+		({"status": 7}, cams.InvalidAuthToken, False),
+		({"status": 15}, cams.FeatureNotSupported, False),
+		({"status": 2}, cams.InvalidServiceTag, False),
+		({"status": 13}, cams.InvalidSecurityKey, False),
+		({"status": 1}, cams.InvalidRequest, False),
+		({"http": 503}, cams.GatewayHTTPError, True),
+		({"http": 500}, cams.GatewayHTTPError, True),
+		({"http": 404}, cams.GatewayHTTPError, False),
+		({"body": "garbage"}, cams.ProtocolError, True),
+	],
+)
+def test_failures_become_typed_errors(gateway, failure, error, transient):
+	gateway.set_punches(punches(10))
+	gateway.fail_next(failure)
+	with pytest.raises(error) as raised:
+		client_for(gateway).load_log_page(START, END)
+	assert raised.value.transient is transient
+	assert raised.value.operation_id
+	# The next call succeeds: failures were one-shot.
+	assert len(client_for(gateway).load_log_page(START, END).rows) == 10
+
+
+def test_a_slow_gateway_times_out(gateway):
+	gateway.fail_next({"delay": 1.5})
+	with pytest.raises(cams.GatewayUnreachable):
+		client_for(gateway, timeout=(1, 0.5)).load_device_information()
+
+
+def test_an_unreachable_gateway(gateway):
+	closed = cams.CamsClient("http://127.0.0.1:9/", "STG1", "t" * 32, timeout=(1, 1))
+	with pytest.raises(cams.GatewayUnreachable) as raised:
+		closed.load_device_information()
+	assert raised.value.transient
+
+
+def test_wrong_token_and_stgid_are_the_gateways_codes(gateway):
+	with pytest.raises(cams.InvalidAuthToken):
+		cams.CamsClient(gateway.url, "STG1", "x" * 32, timeout=2).load_device_information()
+	with pytest.raises(cams.InvalidServiceTag):
+		cams.CamsClient(gateway.url, "OTHER", "t" * 32, timeout=2).load_device_information()
+
+
+def test_aes_both_ways():
+	gateway = Gateway(
+		"STG1", "t" * 32, punches(60), security_key="shared secret", aes_key_derivation="sha1-128"
+	)
+	with GatewayServer(gateway) as server:
+		client = cams.CamsClient(
+			server.url,
+			"STG1",
+			"t" * 32,
+			security_key="shared secret",
+			aes_key_derivation="sha1-128",
+			timeout=2,
+		)
+		assert sum(len(p.rows) for p in client.iter_load_log(START, END)) == 60
+		wrong = cams.CamsClient(server.url, "STG1", "t" * 32, security_key="nope", timeout=2)
+		with pytest.raises(cams.InvalidEncryption):
+			wrong.load_device_information()
+
+
+def test_request_shape(gateway):
+	client_for(gateway).load_log_page(START, END, offset=50)
+	assert gateway.calls[-1] == {"command": ["Load"], "offset": 50}
+	command = cams.loadlog_command(START, END, 50)
+	assert command["Load"]["PunchLog"]["Filter"]["StartTime"].endswith("GMT +0000")
+
+
+def test_operation_ids_are_fresh_and_sized():
+	ids = {cams.new_operation_id() for _ in range(100)}
+	assert len(ids) == 100 and all(10 <= len(i) <= 15 and i.isalnum() for i in ids)
+
+
+@pytest.mark.parametrize(
+	"reply, offset",
+	[
+		({"PunchLog": {"Offset": "50"}}, 50),
+		({"PunchLog": {"offset": 100}}, 100),
+		({"NextOffset": 150}, 150),
+		({"PunchLog": {"Log": []}}, None),
+		({"PunchLog": {"Offset": "abc"}}, None),
+		({"PunchLog": {"Offset": True}}, None),
+	],
+)
+def test_offsets_are_read_leniently(reply, offset):
+	assert cams.find_offset(reply) == offset
+
+
+def test_counts_as_numbers_or_strings(gateway):
+	page = client_for(gateway).load_log_page(START, END)
+	assert page.return_row_count == 0
+
+
+@pytest.mark.parametrize(
+	"start, end, message",
+	[
+		(NOW, NOW - timedelta(hours=1), "after the start"),
+		(NOW + timedelta(hours=1), NOW + timedelta(hours=2), "future"),
+		(NOW - timedelta(hours=1), NOW + timedelta(days=1), "future"),
+		(NOW - timedelta(days=31), NOW, "30 days"),
+	],
+)
+def test_load_ranges_are_validated(start, end, message):
+	with pytest.raises(cams.LoadRangeError, match=message):
+		cams.validate_load_range(start, end, NOW)
+
+
+def test_a_valid_range():
+	cams.validate_load_range(NOW - timedelta(days=30), NOW, NOW)
+
+
+def test_the_endpoint_must_be_http():
+	with pytest.raises(ValueError):
+		cams.CamsClient("ftp://x", "S", "t")

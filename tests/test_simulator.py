@@ -1,0 +1,92 @@
+"""The simulator's callback sender and punch generator, against a loopback receiver."""
+
+import json
+import threading
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from cams_biometric.protocol import aes
+from cams_biometric.protocol.logtime import parse_logtime
+from cams_biometric.protocol.payload import find_auth_token, load_json_body, read_callback, read_punch
+from cams_biometric.protocol.simulator import generate_punches, main, send_callbacks
+
+
+@pytest.fixture
+def receiver():
+	received = []
+
+	class Handler(BaseHTTPRequestHandler):
+		def log_message(self, *args):
+			pass
+
+		def do_POST(self):
+			body = self.rfile.read(int(self.headers["Content-Length"]))
+			received.append(body)
+			self.send_response(200)
+			self.end_headers()
+			self.wfile.write(b'{"status":"done"}')
+
+	server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+	threading.Thread(target=server.serve_forever, daemon=True).start()
+	yield f"http://127.0.0.1:{server.server_address[1]}/cb?stgid=S1", received
+	server.shutdown()
+	server.server_close()
+
+
+def test_generated_punches_are_distinct_sorted_and_in_range():
+	end = datetime(2024, 9, 30, tzinfo=timezone.utc)
+	rows = generate_punches(users=50, days=3, per_day=4, end=end)
+	assert len(rows) == 50 * 3 * 4
+	keys = {(r["UserID"], parse_logtime(r["LogTime"])) for r in rows}
+	assert len(keys) == len(rows)
+	moments = [parse_logtime(r["LogTime"]) for r in rows]
+	assert moments == sorted(moments)
+	assert all(end - timedelta(days=4) < m < end for m in moments)
+	assert Counter(r["Type"] for r in rows) == {
+		"CheckIn": 150,
+		"BreakOut": 150,
+		"BreakIn": 150,
+		"CheckOut": 150,
+	}
+	assert generate_punches(users=50, days=3, per_day=4, end=end) == rows  # deterministic
+
+
+def test_callbacks_are_realistic_with_duplicates_and_shuffle(receiver):
+	url, received = receiver
+	rows = generate_punches(users=10, days=2, per_day=2)
+	result = send_callbacks(url, rows, "T" * 32, shuffle=True, duplicates=0.5, concurrency=4)
+	assert result["distinct"] == 40
+	assert result["sent"] == len(received) > 40
+	assert result["outcomes"] == {"200": result["sent"]}
+	punches = []
+	for body in received:
+		doc = load_json_body(body)
+		assert find_auth_token(doc) == "T" * 32
+		event = read_callback(doc)
+		assert event.event_type == "Punch Log"
+		punches.append(read_punch(event.data))
+	assert {(p.user_id, p.moment) for p in punches} == {
+		(r["UserID"], parse_logtime(r["LogTime"])) for r in rows
+	}
+
+
+def test_encrypted_callbacks(receiver):
+	url, received = receiver
+	rows = generate_punches(users=2, days=1, per_day=2)
+	send_callbacks(url, rows, "T" * 32, security_key="k3y", aes_key_derivation="md5")
+	doc, derivation = aes.decrypt(received[0], "k3y")
+	assert derivation == "md5" and find_auth_token(doc) == "T" * 32
+
+
+def test_command_line_generate_and_send(receiver, capsys, tmp_path):
+	assert main(["generate", "--users", "3", "--days", "1", "--per-day", "2"]) == 0
+	rows = json.loads(capsys.readouterr().out)
+	assert len(rows) == 6
+	path = tmp_path / "punches.json"
+	path.write_text(json.dumps(rows))
+	url, received = receiver
+	assert main(["send", "--url", url, "--token", "T" * 32, "--punches", str(path)]) == 0
+	assert len(received) == 6
