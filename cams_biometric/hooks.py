@@ -31,3 +31,6 @@ default_log_clearing_doctypes = {
 	"CAMS Raw Punch Log": 90,
 	"CAMS Device Event": 90,
 }
+
+# The Load Punchlog dialog and the Reprocess action, shared by several forms and lists.
+app_include_js = "cams_biometric.bundle.js"

@@ -10,6 +10,9 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		frm.add_custom_button(__("Device Events"), () =>
 			frappe.set_route("List", "CAMS Device Event", { device: frm.doc.name })
 		);
+		if (frm.doc.enabled && frappe.model.can_create("CAMS Load Request")) {
+			frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(frm.doc.name));
+		}
 		if (!frm.doc.last_punch_received) {
 			frm.dashboard.set_headline(
 				__(
@@ -23,3 +26,4 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		}
 	},
 });
+

@@ -23,6 +23,7 @@ frappe.ui.form.on("CAMS Biometric Settings", {
 			.$wrapper.find(".btn-copy-callback")
 			.on("click", () => frappe.utils.copy_to_clipboard(url));
 
+		frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(null));
 		frm.add_custom_button(__("Devices"), () => frappe.set_route("List", "CAMS Biometric Device"));
 		frm.add_custom_button(__("Raw Punch Log"), () =>
 			frappe.set_route("List", "CAMS Raw Punch Log")

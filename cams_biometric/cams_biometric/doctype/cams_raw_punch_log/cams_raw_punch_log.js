@@ -4,7 +4,7 @@
 frappe.ui.form.on("CAMS Raw Punch Log", {
 	refresh(frm) {
 		if (["Pending", "Unmapped", "Error"].includes(frm.doc.status) && frm.perm[0].write) {
-			frm.add_custom_button(__("Reprocess"), () => cams_biometric_reprocess([frm.doc.name], frm));
+			frm.add_custom_button(__("Reprocess"), () => cams_biometric.reprocess([frm.doc.name], () => frm.reload_doc()));
 		}
 		if (frm.doc.status === "Unmapped") {
 			frm.dashboard.set_headline(
@@ -17,29 +17,3 @@ frappe.ui.form.on("CAMS Raw Punch Log", {
 	},
 });
 
-window.cams_biometric_reprocess = function (names, frm) {
-	frappe.call({
-		method: "cams_biometric.api.reprocess",
-		args: { names },
-		freeze: true,
-		freeze_message: __("Reprocessing..."),
-		callback(r) {
-			const result = r.message || {};
-			if (result.queued) {
-				frappe.show_alert({
-					message: __("{0} punches queued for reprocessing", [result.count]),
-					indicator: "blue",
-				});
-			} else {
-				const statuses = Object.values(result.outcomes || {});
-				frappe.show_alert({
-					message: statuses.length
-						? __("Reprocessed: {0}", [statuses.join(", ")])
-						: __("Nothing to reprocess"),
-					indicator: "green",
-				});
-			}
-			frm ? frm.reload_doc() : cur_list && cur_list.refresh();
-		},
-	});
-};

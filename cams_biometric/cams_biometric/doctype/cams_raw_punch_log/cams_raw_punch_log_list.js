@@ -21,21 +21,7 @@ frappe.listview_settings["CAMS Raw Punch Log"] = {
 				frappe.msgprint(__("Select the Pending, Unmapped or Error punches to reprocess."));
 				return;
 			}
-			frappe.call({
-				method: "cams_biometric.api.reprocess",
-				args: { names },
-				freeze: true,
-				callback(r) {
-					const result = r.message || {};
-					frappe.show_alert({
-						message: result.queued
-							? __("{0} punches queued for reprocessing", [result.count])
-							: __("{0} punches reprocessed", [Object.keys(result.outcomes || {}).length]),
-						indicator: "green",
-					});
-					listview.refresh();
-				},
-			});
+			cams_biometric.reprocess(names, () => listview.refresh());
 		});
 	},
 };

@@ -1,0 +1,283 @@
+"""Load Punchlog: fill gaps from the gateway's LoadLog history, one 50-row page per job.
+
+A CAMS Load Request records the range and how far the load got (``next_offset``), so a
+load that failed, or whose worker died, goes on from its last good page. Rows go through
+the same raw log as callbacks, whose unique key recognises punches already stored.
+"""
+
+import time
+from datetime import timedelta
+
+import frappe
+from frappe import _
+from frappe.utils import get_datetime, get_system_timezone, now_datetime
+
+from cams_biometric import processing
+from cams_biometric.constants import (
+	DEVICE,
+	DUPLICATE,
+	ERROR,
+	MANAGER_ROLES,
+	PENDING,
+	SETTINGS,
+	SOURCE_LOADLOG,
+	UNMAPPED,
+)
+from cams_biometric.ingest import store_punch, to_json
+from cams_biometric.protocol import client as cams
+from cams_biometric.protocol.logtime import from_local_naive
+
+LOAD_REQUEST = "CAMS Load Request"
+QUEUED, RUNNING, COMPLETED, PARTIAL, FAILED = (
+	"Queued",
+	"Running",
+	"Completed",
+	"Partially Completed",
+	"Failed",
+)
+ACTIVE_STATUSES = (QUEUED, RUNNING)
+RESUMABLE_STATUSES = (FAILED, PARTIAL, RUNNING)
+
+MAX_RETRIES = 5
+RETRY_BASE_SECONDS = 5  # 5, 10, 20, 40, 80 seconds between tries of one page
+STALE_AFTER = timedelta(minutes=10)  # a Running load untouched this long lost its worker
+PROGRESS_EVENT = "cams_load_progress"
+
+
+def validate_range(from_time, to_time):
+	"""Throw with a plain message unless the range is one the gateway can serve."""
+	zone = get_system_timezone()
+	start = from_local_naive(get_datetime(from_time), zone)
+	end = from_local_naive(get_datetime(to_time), zone)
+	now = from_local_naive(now_datetime(), zone)
+	try:
+		cams.validate_load_range(start, end, now)
+	except cams.LoadRangeError as e:
+		frappe.throw(str(e), title=_("Invalid range"))
+
+
+def overlapping_active_load(device: str, from_time, to_time, exclude: str | None = None) -> str | None:
+	table = frappe.qb.DocType(LOAD_REQUEST)
+	query = (
+		frappe.qb.from_(table)
+		.select(table.name)
+		.where(
+			(table.device == device)
+			& table.status.isin(ACTIVE_STATUSES)
+			& (table.from_time < get_datetime(to_time))
+			& (table.to_time > get_datetime(from_time))
+		)
+		.limit(1)
+	)
+	if exclude:
+		query = query.where(table.name != exclude)
+	result = query.run()
+	return result[0][0] if result else None
+
+
+@frappe.whitelist(methods=["POST"])
+def start_load(device: str, from_time: str, to_time: str) -> str:
+	"""Create a CAMS Load Request for one device and queue its first page."""
+	frappe.only_for(MANAGER_ROLES)
+	doc = frappe.get_doc(
+		{"doctype": LOAD_REQUEST, "device": device, "from_time": from_time, "to_time": to_time}
+	)
+	doc.insert()
+	return doc.name
+
+
+@frappe.whitelist(methods=["POST"])
+def start_load_for_all_devices(from_time: str, to_time: str) -> list[str]:
+	"""One load per enabled device; devices already loading that range are skipped and named."""
+	frappe.only_for(MANAGER_ROLES)
+	validate_range(from_time, to_time)
+	started, busy = [], []
+	for device in frappe.get_all(DEVICE, filters={"enabled": 1}, pluck="name", order_by="name"):
+		if overlapping_active_load(device, from_time, to_time):
+			busy.append(device)
+			continue
+		started.append(start_load(device, from_time, to_time))
+	if busy:
+		frappe.msgprint(
+			_("Already loading an overlapping range, so skipped: {0}").format(", ".join(busy)),
+			indicator="orange",
+		)
+	if not started and not busy:
+		frappe.throw(_("There is no enabled CAMS Biometric Device to load from."))
+	return started
+
+
+@frappe.whitelist(methods=["POST"])
+def resume_load(name: str) -> str:
+	"""Go on from the last good page of a load that failed or lost its worker."""
+	doc = frappe.get_doc(LOAD_REQUEST, name)
+	doc.check_permission("write")
+	if doc.status not in RESUMABLE_STATUSES:
+		frappe.throw(_("Only a failed, partially completed or stuck load can be resumed."))
+	if doc.status == RUNNING and get_datetime(doc.modified) > now_datetime() - STALE_AFTER:
+		frappe.throw(_("This load is running: it was updated less than {0} minutes ago.").format(10))
+	if other := overlapping_active_load(doc.device, doc.from_time, doc.to_time, exclude=doc.name):
+		frappe.throw(_("{0} is already loading an overlapping range of this device.").format(other))
+	doc.db_set({"status": QUEUED, "retries": 0, "error": None, "finished_at": None, "stop_reason": None})
+	enqueue_page(doc.name)
+	return doc.name
+
+
+def enqueue_page(name: str):
+	frappe.enqueue(
+		"cams_biometric.loads.load_page_job",
+		queue="long",
+		job_id=f"cams_biometric:load:{name}",
+		deduplicate=True,
+		enqueue_after_commit=True,
+		load_request=name,
+	)
+
+
+def load_page_job(load_request: str):
+	processing._run_as_administrator()
+	if load_page(load_request):
+		enqueue_page(load_request)
+
+
+def client_for(device: str) -> cams.CamsClient:
+	endpoint = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
+	if not endpoint:
+		raise cams.InvalidRequest("Set the RESTful Endpoint URL in CAMS Biometric Settings first.")
+	values = frappe.db.get_value(DEVICE, device, ["aes_key_derivation"], as_dict=True)
+	from frappe.utils.password import get_decrypted_password
+
+	return cams.CamsClient(
+		endpoint,
+		device,
+		get_decrypted_password(DEVICE, device, "auth_token", raise_exception=False) or "",
+		security_key=get_decrypted_password(DEVICE, device, "security_key", raise_exception=False),
+		aes_key_derivation=values.aes_key_derivation if values else None,
+	)
+
+
+def load_page(name: str, sleep=time.sleep) -> bool:
+	"""Fetch, store and process the load's next page; True when another page follows.
+
+	Transient failures are retried here with back-off, a bounded number of times; then the
+	load stops as Failed (or Partially Completed), resumable from the same offset.
+	"""
+	doc = frappe.get_doc(LOAD_REQUEST, name, for_update=True)
+	if doc.status not in ACTIVE_STATUSES:
+		return False
+	if doc.status == QUEUED:
+		doc.db_set({"status": RUNNING, "started_at": doc.started_at or now_datetime()})
+	frappe.db.commit()  # nosemgrep: a background job; the admin sees Running at once
+
+	zone = get_system_timezone()
+	start = from_local_naive(get_datetime(doc.from_time), zone)
+	end = from_local_naive(get_datetime(doc.to_time), zone)
+	offset = doc.next_offset or 0
+	while True:
+		try:
+			page = client_for(doc.device).load_log_page(start, end, offset)
+			break
+		except cams.CamsError as e:
+			if e.transient and doc.retries < MAX_RETRIES:
+				doc.db_set("retries", doc.retries + 1)
+				frappe.db.commit()  # nosemgrep
+				publish_progress(
+					doc, _("Gateway: {0}. Retry {1} of {2}...").format(e, doc.retries, MAX_RETRIES)
+				)
+				sleep(RETRY_BASE_SECONDS * 2 ** (doc.retries - 1))
+				continue
+			stop(doc, FAILED if not doc.pages_fetched else PARTIAL, error=describe(e))
+			return False
+
+	counts = store_page(doc, page)
+	page.stop_reason = cams.next_page_stop_reason(page)
+	doc.db_set(
+		{
+			"pages_fetched": doc.pages_fetched + 1,
+			"rows_received": doc.rows_received + len(page.rows),
+			"new_punches": doc.new_punches + counts["new"],
+			"duplicates": doc.duplicates + counts["duplicates"],
+			"unmapped": doc.unmapped + counts["unmapped"],
+			"errors": doc.errors + counts["errors"],
+			"next_offset": page.next_offset if not page.stop_reason else offset,
+			"retries": 0,
+		}
+	)
+	if page.stop_reason:
+		if page.stop_reason == "offset did not advance":
+			stop(
+				doc,
+				PARTIAL,
+				stop_reason=page.stop_reason,
+				error=_("The gateway repeated an offset; stopped to avoid looping."),
+			)
+		else:
+			stop(doc, COMPLETED, stop_reason=page.stop_reason)
+		return False
+	frappe.db.commit()  # nosemgrep
+	publish_progress(doc)
+	return True
+
+
+def store_page(doc, page) -> dict:
+	counts = {"new": 0, "duplicates": 0, "unmapped": 0, "errors": 0}
+	new_rows = []
+	for row in page.rows:
+		stored = store_punch(
+			doc.device,
+			row,
+			source=SOURCE_LOADLOG,
+			raw_json=to_json(row),
+			operation_id=page.operation_id or None,
+			extra={"load_request": doc.name},
+		)
+		if not stored.created:
+			counts["duplicates"] += 1
+		elif stored.status == ERROR:
+			counts["errors"] += 1
+		else:
+			counts["new"] += 1
+			new_rows.append(stored.name)
+	for status in processing.process_rows(new_rows, (PENDING,), commit=False).values():
+		if status == UNMAPPED:
+			counts["unmapped"] += 1
+		elif status == DUPLICATE:
+			counts["duplicates"] += 1
+		elif status == ERROR:
+			counts["errors"] += 1
+	return counts
+
+
+def stop(doc, status: str, stop_reason: str | None = None, error: str | None = None):
+	doc.db_set({"status": status, "stop_reason": stop_reason, "error": error, "finished_at": now_datetime()})
+	frappe.db.commit()  # nosemgrep
+	publish_progress(doc, done=True)
+
+
+def describe(error: cams.CamsError) -> str:
+	advice = next((text for kind, text in cams.ADVICE.items() if isinstance(error, kind)), None)
+	if advice:
+		return f"{error} {_(advice)}"
+	if error.transient:
+		return _("{0}. Gave up after {1} retries; resume the load when the gateway is back.").format(
+			error, MAX_RETRIES
+		)
+	return str(error)
+
+
+def publish_progress(doc, message: str | None = None, done: bool = False):
+	frappe.publish_realtime(
+		PROGRESS_EVENT,
+		{
+			"name": doc.name,
+			"status": doc.status,
+			"pages_fetched": doc.pages_fetched,
+			"rows_received": doc.rows_received,
+			"new_punches": doc.new_punches,
+			"message": message,
+			"done": done,
+		},
+		doctype=LOAD_REQUEST,
+		docname=doc.name,
+		after_commit=False,
+	)

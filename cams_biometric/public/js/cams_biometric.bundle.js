@@ -1,0 +1,70 @@
+// Shared by the CAMS Biometric forms and lists (app_include_js).
+frappe.provide("cams_biometric");
+
+// device: one device's name, or empty for every enabled device.
+cams_biometric.load_punchlog_dialog = function (device) {
+	const now = frappe.datetime.now_datetime();
+	const dialog = new frappe.ui.Dialog({
+		title: device ? __("Load Punchlog from {0}", [device]) : __("Load Punchlog from all devices"),
+		fields: [
+			{
+				fieldtype: "HTML",
+				options: `<p class="text-muted small">${__(
+					"Missing punches are fetched from the CAMS gateway in the background, 50 at a time. The gateway keeps only the last 30 days; punches already stored are recognised and not doubled."
+				)}</p>`,
+			},
+			{
+				fieldname: "from_time",
+				fieldtype: "Datetime",
+				label: __("From"),
+				reqd: 1,
+				default: frappe.datetime.add_days(now, -1),
+			},
+			{ fieldname: "to_time", fieldtype: "Datetime", label: __("To"), reqd: 1, default: now },
+		],
+		primary_action_label: __("Load Punchlog"),
+		primary_action(values) {
+			frappe.call({
+				method: device
+					? "cams_biometric.loads.start_load"
+					: "cams_biometric.loads.start_load_for_all_devices",
+				args: device ? { device, ...values } : values,
+				freeze: true,
+				callback(r) {
+					dialog.hide();
+					const names = [].concat(r.message || []);
+					if (names.length === 1) frappe.set_route("Form", "CAMS Load Request", names[0]);
+					else frappe.set_route("List", "CAMS Load Request");
+				},
+			});
+		},
+	});
+	dialog.show();
+};
+
+cams_biometric.reprocess = function (names, after) {
+	frappe.call({
+		method: "cams_biometric.api.reprocess",
+		args: { names },
+		freeze: true,
+		freeze_message: __("Reprocessing..."),
+		callback(r) {
+			const result = r.message || {};
+			if (result.queued) {
+				frappe.show_alert({
+					message: __("{0} punches queued for reprocessing", [result.count]),
+					indicator: "blue",
+				});
+			} else {
+				const statuses = Object.values(result.outcomes || {});
+				frappe.show_alert({
+					message: statuses.length
+						? __("Reprocessed: {0}", [statuses.join(", ")])
+						: __("Nothing to reprocess"),
+					indicator: "green",
+				});
+			}
+			after && after();
+		},
+	});
+};

@@ -1,0 +1,188 @@
+from datetime import datetime, timedelta, timezone
+
+import frappe
+from frappe.utils import add_to_date, get_system_timezone, now_datetime
+from frappe.utils.background_jobs import create_job_id, get_job
+
+from cams_biometric import loads
+from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
+from cams_biometric.protocol.logtime import from_local_naive, parse_logtime
+from cams_biometric.protocol.simulator import Gateway, GatewayServer, callback_body, generate_punches
+from cams_biometric.tests.test_permissions import make_user
+from cams_biometric.tests.utils import IntegrationTestCase, cleanup, make_device, make_employee, post_callback
+
+USERS = 3
+
+
+def no_sleep(seconds):
+	pass
+
+
+class TestLoadPunchlog(IntegrationTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.gateway = Gateway("unset", "unset")
+		cls.server = GatewayServer(cls.gateway).start()
+		cls.user_ids = [f"L{frappe.generate_hash(length=6)}{i}" for i in range(USERS)]
+		cls.employees = [make_employee(user_id) for user_id in cls.user_ids]
+		frappe.db.commit()  # nosemgrep
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.server.stop()
+		super().tearDownClass()
+
+	def setUp(self):
+		self.stgid, self.token = make_device()
+		self.gateway.service_tag_id, self.gateway.auth_token = self.stgid, self.token
+		self.gateway.failures.clear()
+		self.gateway.failures_at_offset.clear()
+		# 3 users x 4 punches x 12 days = 144 punches: pages of 50, 50 and 44.
+		now = datetime.now(timezone.utc)
+		self.punches = generate_punches(USERS, days=12, per_day=4, end=now, user_ids=self.user_ids)
+		self.gateway.set_punches(self.punches)
+		frappe.db.set_single_value(SETTINGS, "restful_endpoint", self.server.url)
+		frappe.db.commit()  # nosemgrep
+
+	def tearDown(self):
+		frappe.set_user("Administrator")
+		frappe.db.delete("CAMS Load Request", {"device": self.stgid})
+		cleanup([self.stgid], self.employees)
+
+	def range(self, days=13):
+		now = now_datetime()
+		return add_to_date(now, days=-days), now
+
+	def start(self, days=13) -> str:
+		start, end = self.range(days)
+		return loads.start_load(self.stgid, str(start), str(end))
+
+	def run_to_end(self, name, max_pages=100):
+		for _ in range(max_pages):
+			if not loads.load_page(name, sleep=no_sleep):
+				break
+		return frappe.get_doc("CAMS Load Request", name)
+
+	def checkins(self):
+		return frappe.db.count(CHECKIN, {"employee": ("in", self.employees)})
+
+	def test_a_load_creates_every_checkin_once(self):
+		name = self.start()
+		self.assertIsNotNone(
+			get_job(create_job_id(f"cams_biometric:load:{name}")), "the first page is queued"
+		)
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Completed", load.error)
+		self.assertEqual(load.rows_received, 144)
+		self.assertEqual(load.new_punches, 144)
+		self.assertEqual(load.pages_fetched, 3)
+		self.assertEqual(load.stop_reason, "short page")
+		self.assertEqual(self.checkins(), 144)
+		self.assertEqual(frappe.db.count(RAW_PUNCH, {"load_request": name, "status": "Processed"}), 144)
+
+		again = self.run_to_end(self.start())
+		self.assertEqual(again.status, "Completed")
+		self.assertEqual((again.rows_received, again.new_punches, again.duplicates), (144, 0, 144))
+		self.assertEqual(self.checkins(), 144)
+
+	def test_punches_that_came_by_callback_are_not_doubled(self):
+		for row in self.punches[:30]:
+			post_callback(callback_body(row, self.token), stgid=self.stgid)
+		load = self.run_to_end(self.start())
+		self.assertEqual((load.new_punches, load.duplicates), (114, 30))
+		self.assertEqual(frappe.db.count(RAW_PUNCH, {"device": self.stgid}), 144)
+
+	def test_a_failed_load_resumes_from_its_last_good_page(self):
+		# Page 2 fails more often than the retries allow: the load stops after one good page.
+		self.gateway.fail_at_offset(50, *[{"status": 5}] * (loads.MAX_RETRIES + 1))
+		name = self.start()
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Partially Completed")
+		self.assertIn("Device offline", load.error)
+		self.assertEqual((load.pages_fetched, load.next_offset), (1, 50))
+		self.assertEqual(self.checkins(), 50)
+
+		loads.resume_load(name)
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Completed", load.error)
+		self.assertEqual((load.rows_received, load.new_punches), (144, 144))
+		self.assertEqual(self.checkins(), 144)
+
+	def test_an_interrupted_load_ends_with_every_punch_once(self):
+		name = self.start()
+		loads.load_page(name, sleep=no_sleep)
+		# A worker stored part of page 2 and died before recording the page on the load.
+		load = frappe.get_doc("CAMS Load Request", name)
+		start, end = (from_local_naive(load.get(f), get_system_timezone()) for f in ("from_time", "to_time"))
+		page = loads.client_for(self.stgid).load_log_page(start, end, load.next_offset)
+		loads.store_page(load, page.__class__(**{**page.__dict__, "rows": page.rows[:20]}))
+		frappe.db.sql(
+			"update `tabCAMS Load Request` set modified = %s where name = %s",
+			(add_to_date(now_datetime(), minutes=-11), name),
+		)
+		frappe.db.commit()  # nosemgrep
+		self.assertEqual(frappe.db.get_value("CAMS Load Request", name, "status"), "Running")
+
+		loads.resume_load(name)
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Completed")
+		self.assertEqual((load.new_punches, load.duplicates), (124, 20))
+		self.assertEqual(frappe.db.count(RAW_PUNCH, {"device": self.stgid}), 144)
+		self.assertEqual(self.checkins(), 144)
+
+	def test_transient_errors_are_retried(self):
+		self.gateway.fail_next({"http": 503}, {"status": 6})
+		load = self.run_to_end(self.start())
+		self.assertEqual(load.status, "Completed")
+		self.assertEqual(load.new_punches, 144)
+
+	def test_permanent_errors_stop_with_advice(self):
+		self.gateway.always = {"status": 15}
+		try:
+			load = self.run_to_end(self.start())
+		finally:
+			self.gateway.always = None
+		self.assertEqual(load.status, "Failed")
+		self.assertIn("Feature not supported", load.error)
+		self.assertIn("CAMS support", load.error)
+
+	def test_a_non_advancing_offset_does_not_loop(self):
+		self.gateway.fail_at_offset(50, {"offset": "stuck"})
+		load = self.run_to_end(self.start())
+		self.assertEqual(load.status, "Partially Completed")
+		self.assertEqual(load.stop_reason, "offset did not advance")
+		self.assertEqual(load.pages_fetched, 2)
+
+	def test_a_second_overlapping_load_is_refused_while_one_runs(self):
+		self.start()
+		with self.assertRaisesRegex(frappe.ValidationError, "already loading"):
+			self.start(days=5)
+
+	def test_ranges_are_validated(self):
+		now = now_datetime()
+		cases = {
+			"after the start": (now, add_to_date(now, hours=-1)),
+			"future": (add_to_date(now, hours=1), add_to_date(now, hours=2)),
+			"30 days": (add_to_date(now, days=-31), now),
+		}
+		for message, (start, end) in cases.items():
+			with self.subTest(message), self.assertRaisesRegex(frappe.ValidationError, message):
+				loads.start_load(self.stgid, str(start), str(end))
+
+	def test_only_managers_may_start_loads(self):
+		start, end = self.range()
+		frappe.set_user(make_user("Employee"))
+		with self.assertRaises(frappe.PermissionError):
+			loads.start_load(self.stgid, str(start), str(end))
+		frappe.set_user(make_user("HR Manager"))
+		self.assertTrue(loads.start_load(self.stgid, str(start), str(end)))
+
+	def test_the_request_carries_the_range_in_the_site_zone(self):
+		start, end = self.range(2)
+		name = loads.start_load(self.stgid, str(start), str(end))
+		self.run_to_end(name)
+		zone = get_system_timezone()
+		window = (from_local_naive(start, zone), from_local_naive(end, zone))
+		expected = [p for p in self.punches if window[0] <= parse_logtime(p["LogTime"]) <= window[1]]
+		self.assertEqual(frappe.db.get_value("CAMS Load Request", name, "rows_received"), len(expected))
