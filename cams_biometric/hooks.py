@@ -7,6 +7,7 @@ app_license = "mit"
 
 required_apps = ["erpnext", "hrms"]
 
+before_install = "cams_biometric.install.before_install"
 after_install = "cams_biometric.install.after_install"
 after_migrate = "cams_biometric.install.after_migrate"
 before_uninstall = "cams_biometric.install.before_uninstall"

@@ -3,6 +3,13 @@ import frappe
 from cams_biometric.constants import LOG_DOCTYPES, SETTINGS
 
 
+def before_install():
+	# A bench whose Redis cached the module map before this app joined apps.txt would sync
+	# none of our doctypes (and fail after_install): rebuild the map first.
+	frappe.cache.delete_value("app_modules")
+	frappe.setup_module_map()
+
+
 def after_install():
 	ensure_default_settings()
 
