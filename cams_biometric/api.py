@@ -8,7 +8,7 @@ from frappe.utils import cint, now_datetime
 from werkzeug.wrappers import Response
 
 from cams_biometric import processing
-from cams_biometric.auth import AuthenticationFailed, authenticate
+from cams_biometric.auth import Authenticated, AuthenticationFailed, authenticate
 from cams_biometric.constants import DEVICE, MANAGER_ROLES, PENDING, RAW_PUNCH, SOURCE_CALLBACK
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
@@ -63,6 +63,18 @@ def callback() -> Response:
 			return _error(429, _("Too many failed authentications from this address; try again later"))
 		return _error(401, _("Authentication failed"))
 
+	try:
+		store(sender)
+	except Exception:
+		# Not "done": the gateway sends the body again later. No traceback to the caller.
+		frappe.db.rollback()
+		frappe.log_error(title="CAMS callback could not be stored", reference_doctype=DEVICE)
+		return _error(503, _("The callback could not be stored just now; send it again later"))
+	return _reply(200, c.CALLBACK_DONE)
+
+
+def store(sender: Authenticated):
+	"""Store an authenticated body: a punch in the raw log, anything else as a device event."""
 	device = sender.device
 	event = read_callback(sender.doc)
 	raw_json = to_json(redact(sender.doc))
@@ -88,7 +100,6 @@ def callback() -> Response:
 		frappe.db.set_value(
 			DEVICE, device.name, "aes_key_derivation", sender.aes_key_derivation, update_modified=False
 		)
-	return _reply(200, c.CALLBACK_DONE)
 
 
 @frappe.whitelist(methods=["POST"])

@@ -116,6 +116,8 @@ def authenticate(body: bytes, service_tag_id: str | None) -> Authenticated:
 		service_tag_id = service_tag_id.strip()
 		if not service_tag_id or len(service_tag_id) > c.MAX_SERVICE_TAG_LENGTH:
 			raise AuthenticationFailed
+	if not body.strip():
+		raise PayloadError("The body is empty")
 	devices = enabled_devices(service_tag_id)
 
 	if looks_like_json(body):

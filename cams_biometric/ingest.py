@@ -103,9 +103,20 @@ def store_punch(
 		# Lost the race to a concurrent insert of the same punch: that one stands.
 		frappe.db.rollback(save_point=savepoint)
 		frappe.clear_messages()
-		name, status = frappe.db.get_value(RAW_PUNCH, {"punch_key": values["punch_key"]}, ["name", "status"])
+		name, status = _committed_punch(values["punch_key"])
 		return StoredPunch(name, status, created=False)
 	return StoredPunch(doc.name, doc.status, created=True)
+
+
+def _committed_punch(key: str) -> tuple[str, str]:
+	"""The row that won an insert race. It committed after this transaction's snapshot, so
+	only a locking read sees it; a shared lock (the failed insert holds one already), since
+	exclusive ones would deadlock the other losers of the same race. frappe.qb has no
+	LOCK IN SHARE MODE, hence the SQL."""
+	rows = frappe.db.sql(
+		"select name, status from `tabCAMS Raw Punch Log` where punch_key = %s lock in share mode", key
+	)
+	return rows[0]
 
 
 def store_event(device: str, event: CallbackEvent, raw_json: str) -> str:

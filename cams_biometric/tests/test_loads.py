@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe.utils import add_to_date, get_system_timezone, now_datetime
-from frappe.utils.background_jobs import create_job_id, get_job
+from frappe.utils.background_jobs import get_job
 
 from cams_biometric import loads
 from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
@@ -69,9 +69,8 @@ class TestLoadPunchlog(IntegrationTestCase):
 
 	def test_a_load_creates_every_checkin_once(self):
 		name = self.start()
-		self.assertIsNotNone(
-			get_job(create_job_id(f"cams_biometric:load:{name}")), "the first page is queued"
-		)
+		frappe.db.commit()  # nosemgrep: the first page is queued after commit
+		self.assertIsNotNone(get_job(f"cams_biometric:load:{name}"), "the first page is queued")
 		load = self.run_to_end(name)
 		self.assertEqual(load.status, "Completed", load.error)
 		self.assertEqual(load.rows_received, 144)
@@ -172,10 +171,11 @@ class TestLoadPunchlog(IntegrationTestCase):
 
 	def test_only_managers_may_start_loads(self):
 		start, end = self.range()
-		frappe.set_user(make_user("Employee"))
+		employee, hr_manager = make_user("Employee"), make_user("HR Manager")
+		frappe.set_user(employee)
 		with self.assertRaises(frappe.PermissionError):
 			loads.start_load(self.stgid, str(start), str(end))
-		frappe.set_user(make_user("HR Manager"))
+		frappe.set_user(hr_manager)
 		self.assertTrue(loads.start_load(self.stgid, str(start), str(end)))
 
 	def test_the_request_carries_the_range_in_the_site_zone(self):

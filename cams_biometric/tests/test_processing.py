@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe.utils import get_system_timezone
-from frappe.utils.background_jobs import create_job_id, get_job
+from frappe.utils.background_jobs import get_job
 
 from cams_biometric import processing
 from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
@@ -23,7 +23,7 @@ IST = timezone(timedelta(hours=5, minutes=30))
 
 def run_queued_job(job_id: str):
 	"""Run a job the way a worker would, from what is stored in Redis."""
-	job = get_job(create_job_id(job_id))
+	job = get_job(job_id)
 	assert job is not None, f"job {job_id} was not queued"
 	frappe.get_attr(job.kwargs["method"])(**job.kwargs["kwargs"])
 	frappe.db.commit()  # nosemgrep: execute_job commits after the job too

@@ -28,6 +28,7 @@ class TestSettings(IntegrationTestCase):
 		settings.raw_log_retention_days = 7
 		self.assertRaises(frappe.ValidationError, settings.save)
 
+		settings = frappe.get_single(SETTINGS)
 		settings.raw_log_retention_days = 45
 		settings.save()
 		days = {row.ref_doctype: row.days for row in frappe.get_single("Log Settings").logs_to_clear}
