@@ -119,15 +119,20 @@ def resume_load(name: str) -> str:
 	if other := overlapping_active_load(doc.device, doc.from_time, doc.to_time, exclude=doc.name):
 		frappe.throw(_("{0} is already loading an overlapping range of this device.").format(other))
 	doc.db_set({"status": QUEUED, "retries": 0, "error": None, "finished_at": None, "stop_reason": None})
-	enqueue_page(doc.name)
+	enqueue_page(doc.name, doc.next_offset)
 	return doc.name
 
 
-def enqueue_page(name: str):
+def page_job_id(name: str, offset: int) -> str:
+	# One id per page: the running job of page N must not block queuing page N + 1.
+	return f"cams_biometric:load:{name}:{offset or 0}"
+
+
+def enqueue_page(name: str, offset: int = 0):
 	frappe.enqueue(
 		"cams_biometric.loads.load_page_job",
 		queue="long",
-		job_id=f"cams_biometric:load:{name}",
+		job_id=page_job_id(name, offset),
 		deduplicate=True,
 		enqueue_after_commit=True,
 		load_request=name,
@@ -137,7 +142,7 @@ def enqueue_page(name: str):
 def load_page_job(load_request: str):
 	processing._run_as_administrator()
 	if load_page(load_request):
-		enqueue_page(load_request)
+		enqueue_page(load_request, frappe.db.get_value(LOAD_REQUEST, load_request, "next_offset"))
 
 
 def client_for(device: str) -> cams.CamsClient:
@@ -162,6 +167,8 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 	Transient failures are retried here with back-off, a bounded number of times; then the
 	load stops as Failed (or Partially Completed), resumable from the same offset.
 	"""
+	if not frappe.db.exists(LOAD_REQUEST, name):
+		return False  # deleted while queued
 	doc = frappe.get_doc(LOAD_REQUEST, name, for_update=True)
 	if doc.status not in ACTIVE_STATUSES:
 		return False

@@ -9,7 +9,14 @@ from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol.logtime import from_local_naive, parse_logtime
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, callback_body, generate_punches
 from cams_biometric.tests.test_permissions import make_user
-from cams_biometric.tests.utils import IntegrationTestCase, cleanup, make_device, make_employee, post_callback
+from cams_biometric.tests.utils import (
+	IntegrationTestCase,
+	cleanup,
+	drop_queued_job,
+	make_device,
+	make_employee,
+	post_callback,
+)
 
 USERS = 3
 
@@ -26,11 +33,14 @@ class TestLoadPunchlog(IntegrationTestCase):
 		cls.server = GatewayServer(cls.gateway).start()
 		cls.user_ids = [f"L{frappe.generate_hash(length=6)}{i}" for i in range(USERS)]
 		cls.employees = [make_employee(user_id) for user_id in cls.user_ids]
+		cls.endpoint_before = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
 		frappe.db.commit()  # nosemgrep
 
 	@classmethod
 	def tearDownClass(cls):
 		cls.server.stop()
+		frappe.db.set_single_value(SETTINGS, "restful_endpoint", cls.endpoint_before)
+		frappe.db.commit()  # nosemgrep: leave the site's settings as they were
 		super().tearDownClass()
 
 	def setUp(self):
@@ -47,6 +57,14 @@ class TestLoadPunchlog(IntegrationTestCase):
 
 	def tearDown(self):
 		frappe.set_user("Administrator")
+		for name, pages in frappe.get_all(
+			"CAMS Load Request",
+			filters={"device": self.stgid},
+			fields=["name", "pages_fetched"],
+			as_list=True,
+		):
+			for page in range(pages + 2):
+				drop_queued_job(loads.page_job_id(name, page * 50))
 		frappe.db.delete("CAMS Load Request", {"device": self.stgid})
 		cleanup([self.stgid], self.employees)
 
@@ -70,7 +88,11 @@ class TestLoadPunchlog(IntegrationTestCase):
 	def test_a_load_creates_every_checkin_once(self):
 		name = self.start()
 		frappe.db.commit()  # nosemgrep: the first page is queued after commit
-		self.assertIsNotNone(get_job(f"cams_biometric:load:{name}"), "the first page is queued")
+		self.assertIsNotNone(get_job(loads.page_job_id(name, 0)), "the first page is queued")
+		# Run page 1 as the worker would: it queues page 2 while its own job is still running.
+		loads.load_page_job(name)
+		frappe.db.commit()  # nosemgrep
+		self.assertIsNotNone(get_job(loads.page_job_id(name, 50)), "each page queues the next")
 		load = self.run_to_end(name)
 		self.assertEqual(load.status, "Completed", load.error)
 		self.assertEqual(load.rows_received, 144)

@@ -6,6 +6,7 @@ import threading
 
 import frappe
 from frappe.utils import get_test_client
+from frappe.utils.background_jobs import get_job
 
 try:  # Frappe v16
 	from frappe.tests import IntegrationTestCase
@@ -120,10 +121,18 @@ def raw_rows(device: str, **filters) -> list:
 	)
 
 
+def drop_queued_job(job_id: str):
+	"""Remove a job the test queued, so no worker on this bench runs it later."""
+	job = get_job(job_id)
+	if job:
+		job.delete()
+
+
 def cleanup(devices: list[str], employees: list[str] = ()):
 	for device in devices:
 		for name in frappe.get_all(RAW_PUNCH, filters={"device": device}, pluck="name"):
 			frappe.delete_doc(RAW_PUNCH, name, force=True, ignore_permissions=True)
+			drop_queued_job(f"cams_biometric:punch:{name}")
 		for name in frappe.get_all(DEVICE_EVENT, filters={"device": device}, pluck="name"):
 			frappe.delete_doc(DEVICE_EVENT, name, force=True, ignore_permissions=True)
 	for employee in employees:

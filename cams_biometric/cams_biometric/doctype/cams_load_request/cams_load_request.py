@@ -47,7 +47,7 @@ class CAMSLoadRequest(Document):
 		if other := overlapping_active_load(self.device, self.from_time, self.to_time):
 			frappe.throw(
 				_("{0} is already loading an overlapping range of device {1}; wait for it to finish.").format(
-					frappe.get_desk_link(self.doctype, other), self.device
+					frappe.bold(other), self.device
 				),
 				title=_("Load already running"),
 			)
