@@ -1,6 +1,8 @@
 import frappe
 
-from cams_biometric.constants import LOG_DOCTYPES, SETTINGS
+from cams_biometric.constants import DEVICE, LOG_DOCTYPES, SETTINGS
+
+PASSWORD_DOCTYPES = (DEVICE,)
 
 
 def before_install():
@@ -27,14 +29,18 @@ def ensure_default_settings():
 
 
 def before_uninstall():
-	"""Remove what we registered in other apps' records, so uninstalling leaves no orphans."""
-	log_settings = frappe.get_single("Log Settings")
-	entries = [row for row in log_settings.logs_to_clear if row.ref_doctype in LOG_DOCTYPES]
-	for row in entries:
-		log_settings.remove(row)
-	if entries:
-		log_settings.flags.ignore_permissions = True
-		log_settings.save()
+	"""Remove what we left in other apps' tables; Frappe drops only our own doctypes."""
+	# Log Settings' validate would add the rows back from our hooks, so no doc.save() here.
+	frappe.db.delete("Logs To Clear", {"parent": "Log Settings", "ref_doctype": ("in", LOG_DOCTYPES)})
+	# The scheduler does not forget jobs of an uninstalled app by itself.
+	jobs = frappe.get_all(
+		"Scheduled Job Type", filters={"method": ("like", "cams_biometric.%")}, pluck="name"
+	)
+	if jobs:
+		frappe.db.delete("Scheduled Job Log", {"scheduled_job_type": ("in", jobs)})
+		frappe.db.delete("Scheduled Job Type", {"name": ("in", jobs)})
+	# Device tokens and keys live in __Auth, which dropping the doctype leaves behind.
+	frappe.db.delete("__Auth", {"doctype": ("in", PASSWORD_DOCTYPES)})
 
 
 def before_tests():
