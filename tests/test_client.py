@@ -1,8 +1,10 @@
 """The RESTful client against the simulator, over real HTTP on loopback."""
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol.logtime import parse_logtime
@@ -200,3 +202,54 @@ def test_a_valid_range():
 def test_the_endpoint_must_be_http():
 	with pytest.raises(ValueError):
 		cams.CamsClient("ftp://x", "S", "t")
+
+
+class SampleReplies:
+	"""A session that answers every POST with one of the sample bodies of shared/."""
+
+	def __init__(self, body: dict):
+		self.body = body
+		self.sent = []
+
+	def post(self, url, params=None, data=None, headers=None, timeout=None):
+		self.sent.append({"url": url, "params": params, "data": json.loads(data), "timeout": timeout})
+		response = requests.Response()
+		response.status_code = 200
+		response._content = json.dumps(self.body).encode()
+		return response
+
+
+def test_the_sample_replies_are_read(payload):
+	info = SampleReplies(payload("rest-device-information-reply.json"))
+	client = cams.CamsClient("http://gateway.invalid/api", "STG1", "t" * 32, session=info)
+	assert client.load_device_information()["DeviceModel"] == "RSP10"
+	assert info.sent[0]["params"] == {"stgid": "STG1"}
+	assert info.sent[0]["timeout"] == cams.DEFAULT_TIMEOUT
+
+	page = cams.CamsClient(
+		"http://gateway.invalid/api",
+		"STG1",
+		"t" * 32,
+		session=SampleReplies(payload("rest-loadlog-reply.json")),
+	).load_log_page(START, END)
+	assert [row["UserID"] for row in page.rows] == ["2", "1"]
+	assert page.return_row_count == 2 and page.next_offset is None
+	assert cams.next_page_stop_reason(page) == "short page"
+
+	offline = SampleReplies(payload("rest-reply-device-offline.json"))
+	with pytest.raises(cams.DeviceOffline):
+		cams.CamsClient("http://gateway.invalid/api", "STG1", "t" * 32, session=offline).load_log_page(
+			START, END
+		)
+
+
+def test_our_loadlog_request_has_the_documented_shape(payload):
+	sample = payload("rest-loadlog-request.json")
+	ours = cams.loadlog_command(START, END, 0)
+	assert ours["Load"]["PunchLog"]["Filter"].keys() == sample["Load"]["PunchLog"]["Filter"].keys()
+	session = SampleReplies(payload("rest-loadlog-reply.json"))
+	cams.CamsClient("http://gateway.invalid/api", "STG1", "t" * 32, session=session).load_log_page(START, END)
+	sent = session.sent[0]["data"]
+	assert set(sent) == set(sample)  # Load, OperationID, AuthToken, Time
+	assert sent["AuthToken"] == "t" * 32 and 10 <= len(sent["OperationID"]) <= 15
+	parse_logtime(sent["Time"])

@@ -147,9 +147,9 @@ def _as_int(value) -> int | None:
 def loadlog_command(start: datetime, end: datetime, offset: int) -> dict:
 	"""The LoadLog (#12) command part. The offset's name is not documented: see OFFSET_KEYS."""
 	return {
-		"Load": {
-			"PunchLog": {
-				"Filter": {"StartTime": format_logtime(start), "EndTime": format_logtime(end)},
+		c.LOAD: {
+			c.PUNCH_LOG: {
+				c.FILTER: {c.START_TIME: format_logtime(start), c.END_TIME: format_logtime(end)},
 				c.OFFSET_KEYS[0]: offset,
 			}
 		}
@@ -158,7 +158,7 @@ def loadlog_command(start: datetime, end: datetime, offset: int) -> dict:
 
 def find_offset(reply: dict) -> int | None:
 	"""The next offset in a LoadLog reply, wherever and however the gateway spells it."""
-	holders = [reply.get("PunchLog"), reply]
+	holders = [reply.get(c.PUNCH_LOG), reply]
 	for holder in holders:
 		if isinstance(holder, dict):
 			for key in c.OFFSET_KEYS:
@@ -256,15 +256,15 @@ class CamsClient:
 		return reply
 
 	def load_device_information(self) -> dict:
-		reply = self.call({"Load": {"DeviceInformation": "All"}})
-		info = reply.get("DeviceInformation")
+		reply = self.call({c.LOAD: {c.DEVICE_INFORMATION: "All"}})
+		info = reply.get(c.DEVICE_INFORMATION)
 		if not isinstance(info, dict):
 			raise ProtocolError("The reply has no DeviceInformation")
 		return info
 
 	def load_log_page(self, start: datetime, end: datetime, offset: int = 0) -> LoadLogPage:
 		reply = self.call(loadlog_command(start, end, offset))
-		punch_log = reply.get("PunchLog")
+		punch_log = reply.get(c.PUNCH_LOG)
 		if punch_log is None:
 			punch_log = {c.LOG_ROWS: []}
 		if not isinstance(punch_log, dict):

@@ -48,6 +48,12 @@ DEFAULT_LOG_TYPES = {punch_type: ("IN" if punch_type.endswith("In") else "OUT") 
 
 # RESTful API
 STGID_PARAM = "stgid"
+LOAD = "Load"
+PUNCH_LOG = "PunchLog"  # the LoadLog command's entity, its reply's rows, and the callback event
+FILTER = "Filter"
+START_TIME = "StartTime"
+END_TIME = "EndTime"
+DEVICE_INFORMATION = "DeviceInformation"
 STATUS = "Status"
 STATUS_CODE = "StatusCode"
 STATUS_DONE = "done"

@@ -134,13 +134,13 @@ class Gateway:
 			request = self._decode(body)
 		except ValueError:
 			# Plain text: a caller whose key is wrong could not read an encrypted reply.
-			reply = {"Status": "failed", "StatusCode": 4 if self.security_key else 1}
+			reply = {c.STATUS: "failed", c.STATUS_CODE: 4 if self.security_key else 1}
 			return 200, json.dumps(reply).encode(), 0
 		operation_id = request.get(c.OPERATION_ID, "")
 		if service_tag_id != self.service_tag_id:
-			return 200, self._encode({"Status": "failed", "OperationID": operation_id, "StatusCode": 2}), 0
+			return 200, self._encode({c.STATUS: "failed", c.OPERATION_ID: operation_id, c.STATUS_CODE: 2}), 0
 		if request.get(c.AUTH_TOKEN) != self.auth_token:
-			return 200, self._encode({"Status": "failed", "OperationID": operation_id, "StatusCode": 7}), 0
+			return 200, self._encode({c.STATUS: "failed", c.OPERATION_ID: operation_id, c.STATUS_CODE: 7}), 0
 
 		offset = self._requested_offset(request)
 		with self.lock:
@@ -160,7 +160,7 @@ class Gateway:
 		if "http" in spec:
 			return int(spec["http"]), b"<html><body>Gateway error</body></html>", delay
 		if "status" in spec:
-			reply = {"Status": "failed", "OperationID": operation_id, "StatusCode": int(spec["status"])}
+			reply = {c.STATUS: "failed", c.OPERATION_ID: operation_id, c.STATUS_CODE: int(spec["status"])}
 			return 200, self._encode(reply), delay
 		if spec.get("body") == "garbage":
 			return 200, b"this is not json", delay
@@ -169,32 +169,32 @@ class Gateway:
 		return 200, self._encode(reply), delay
 
 	def _answer(self, request: dict, operation_id: str, offset: int, spec: dict) -> dict:
-		load = request.get("Load")
-		if isinstance(load, dict) and "PunchLog" in load:
-			return self._load_log(load["PunchLog"], operation_id, offset, spec)
-		if isinstance(load, dict) and "DeviceInformation" in load:
+		load = request.get(c.LOAD)
+		if isinstance(load, dict) and c.PUNCH_LOG in load:
+			return self._load_log(load[c.PUNCH_LOG], operation_id, offset, spec)
+		if isinstance(load, dict) and c.DEVICE_INFORMATION in load:
 			with self.lock:
 				users = len({row["UserID"] for row in self.punches})
 			return {
-				"Status": "done",
-				"OperationID": operation_id,
-				"StatusCode": 0,
-				"DeviceInformation": {
+				c.STATUS: "done",
+				c.OPERATION_ID: operation_id,
+				c.STATUS_CODE: 0,
+				c.DEVICE_INFORMATION: {
 					"DeviceModel": "SIM-1",
 					"Manufacturer": "cams_biometric simulator",
 					"RegisteredUsers": str(users),
 					"MaximumAttendanceLogsSupported": "500000",
 				},
 			}
-		return {"Status": "done", "OperationID": operation_id, "StatusCode": 0}
+		return {c.STATUS: "done", c.OPERATION_ID: operation_id, c.STATUS_CODE: 0}
 
 	def _load_log(self, punch_log, operation_id: str, offset: int, spec: dict) -> dict:
 		try:
-			log_filter = punch_log["Filter"]
-			start = parse_logtime(log_filter["StartTime"])
-			end = parse_logtime(log_filter["EndTime"])
+			log_filter = punch_log[c.FILTER]
+			start = parse_logtime(log_filter[c.START_TIME])
+			end = parse_logtime(log_filter[c.END_TIME])
 		except (KeyError, TypeError, LogTimeError):
-			return {"Status": "failed", "OperationID": operation_id, "StatusCode": 1}
+			return {c.STATUS: "failed", c.OPERATION_ID: operation_id, c.STATUS_CODE: 1}
 		with self.lock:
 			matching = [row for row in self.punches if start <= parse_logtime(row["LogTime"]) <= end]
 		page = matching[offset : offset + self.page_size]
@@ -205,15 +205,20 @@ class Gateway:
 				next_offset = offset
 			if spec.get("offset") != "missing":
 				punch_log_reply[c.OFFSET_KEYS[0]] = str(next_offset)
-		return {"Status": "done", "OperationID": operation_id, "StatusCode": 0, "PunchLog": punch_log_reply}
+		return {
+			c.STATUS: "done",
+			c.OPERATION_ID: operation_id,
+			c.STATUS_CODE: 0,
+			c.PUNCH_LOG: punch_log_reply,
+		}
 
 	@staticmethod
 	def _requested_offset(request: dict) -> int | None:
-		load = request.get("Load")
-		punch_log = load.get("PunchLog") if isinstance(load, dict) else None
+		load = request.get(c.LOAD)
+		punch_log = load.get(c.PUNCH_LOG) if isinstance(load, dict) else None
 		if not isinstance(punch_log, dict):
 			return None
-		for holder in (punch_log, punch_log.get("Filter") or {}):
+		for holder in (punch_log, punch_log.get(c.FILTER) or {}):
 			for key in c.OFFSET_KEYS:
 				if key in holder:
 					try:
@@ -326,7 +331,7 @@ def callback_body(
 			c.OPERATION_ID: new_operation_id(),
 			c.LABEL_NAME: label,
 			c.SERIAL_NUMBER: serial_number,
-			"PunchLog": punch,
+			c.PUNCH_LOG: punch,
 			c.AUTH_TOKEN: auth_token,
 			c.TIME: format_logtime(datetime.now(timezone.utc).replace(microsecond=0)),
 		}
