@@ -227,6 +227,7 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 
 
 def store_page(doc, page) -> dict:
+	"""Store and process one page; counts every row once, as new, duplicate, unmapped or error."""
 	counts = {"new": 0, "duplicates": 0, "unmapped": 0, "errors": 0}
 	new_rows = []
 	for row in page.rows:
@@ -243,15 +244,13 @@ def store_page(doc, page) -> dict:
 		elif stored.status == ERROR:
 			counts["errors"] += 1
 		else:
-			counts["new"] += 1
 			new_rows.append(stored.name)
-	for status in processing.process_rows(new_rows, (PENDING,), commit=False).values():
-		if status == UNMAPPED:
-			counts["unmapped"] += 1
-		elif status == DUPLICATE:
-			counts["duplicates"] += 1
-		elif status == ERROR:
-			counts["errors"] += 1
+	outcomes = processing.process_rows(new_rows, (PENDING,), commit=False)
+	for name in new_rows:
+		# Processed, Ignored, or still Pending (integration switched off) count as new.
+		status = outcomes.get(name)
+		key = {DUPLICATE: "duplicates", UNMAPPED: "unmapped", ERROR: "errors"}.get(status, "new")
+		counts[key] += 1
 	return counts
 
 

@@ -6,7 +6,7 @@ from frappe.utils.background_jobs import get_job
 
 from cams_biometric import loads
 from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
-from cams_biometric.protocol.logtime import from_local_naive, parse_logtime
+from cams_biometric.protocol.logtime import from_local_naive, parse_logtime, to_local_naive
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, callback_body, generate_punches
 from cams_biometric.tests.test_permissions import make_user
 from cams_biometric.tests.utils import (
@@ -208,3 +208,22 @@ class TestLoadPunchlog(IntegrationTestCase):
 		window = (from_local_naive(start, zone), from_local_naive(end, zone))
 		expected = [p for p in self.punches if window[0] <= parse_logtime(p["LogTime"]) <= window[1]]
 		self.assertEqual(frappe.db.get_value("CAMS Load Request", name, "rows_received"), len(expected))
+
+	def test_the_counts_partition_the_rows(self):
+		# Checkins that exist without raw rows (e.g. entered by hand) make duplicates, not new punches.
+		zone = get_system_timezone()
+		for row in self.punches[:10]:
+			frappe.get_doc(
+				{
+					"doctype": CHECKIN,
+					"employee": self.employees[self.user_ids.index(row["UserID"])],
+					"time": to_local_naive(parse_logtime(row["LogTime"]), zone),
+				}
+			).insert()
+		# And one user unknown to ERPNext.
+		self.gateway.set_punches([*self.punches, {**self.punches[0], "UserID": "NOBODY-HERE"}])
+		load = self.run_to_end(self.start())
+		self.assertEqual(
+			(load.rows_received, load.new_punches, load.duplicates, load.unmapped), (145, 134, 10, 1)
+		)
+		self.assertEqual(load.new_punches + load.duplicates + load.unmapped + load.errors, load.rows_received)
