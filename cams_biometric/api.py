@@ -91,7 +91,7 @@ def store(sender: Authenticated):
 				DEVICE, device.name, "last_punch_received", now_datetime(), update_modified=False
 			)
 			if stored.status == PENDING:
-				processing.enqueue_raw_punch(stored.name)
+				processing.enqueue_drain()
 	else:
 		store_event(device.name, event, raw_json)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import frappe
 from frappe import _
 from frappe.utils import add_to_date, now_datetime, strip_html
+from frappe.utils.background_jobs import get_job_status
+from rq.job import JobStatus
 
 from cams_biometric.constants import (
 	CHECKIN,
@@ -43,20 +45,32 @@ class Outcome:
 	error: str | None = None
 
 
-def enqueue_raw_punch(name: str):
-	"""Queue the job for one freshly stored raw punch, once the row is committed."""
-	frappe.enqueue(
-		"cams_biometric.processing.process_raw_punch_job",
-		queue="short",
-		job_id=f"cams_biometric:punch:{name}",
-		enqueue_after_commit=True,
-		raw_punch=name,
-	)
+DRAIN_JOB_KEY = "cams_biometric:queued_drain"
 
 
-def process_raw_punch_job(raw_punch: str):
+def enqueue_drain():
+	"""Make sure a drain job is queued once this transaction commits.
+
+	Callbacks share drain jobs instead of queuing one job per punch: a forked job per punch
+	costs more than the checkin itself. A queued (not yet started) drain will see every row
+	committed before it starts, so a new one is queued only when none is waiting.
+	"""
+	frappe.db.after_commit.add(_queue_drain_unless_one_waits)
+
+
+def _queue_drain_unless_one_waits():
+	queued = frappe.cache.get_value(DRAIN_JOB_KEY)
+	if queued and get_job_status(queued) == JobStatus.QUEUED:
+		return
+	job_id = f"cams_biometric:drain:{frappe.generate_hash(length=12)}"
+	frappe.cache.set_value(DRAIN_JOB_KEY, job_id)
+	frappe.enqueue("cams_biometric.processing.drain_job", queue="short", job_id=job_id)
+
+
+def drain_job():
+	"""Process every Pending row; rows another drain holds are skipped, not waited for."""
 	_run_as_administrator()
-	process_raw_punch(raw_punch)
+	process_pending_punches(grace_seconds=0)
 
 
 def process_raw_punch(name: str, statuses: tuple[str, ...] = (PENDING,)) -> Outcome | None:
@@ -67,13 +81,25 @@ def process_raw_punch(name: str, statuses: tuple[str, ...] = (PENDING,)) -> Outc
 	"""
 	if not frappe.db.get_single_value(SETTINGS, "enabled"):
 		return None
-	row = frappe.db.get_value(
-		RAW_PUNCH,
-		name,
-		["name", "status", "device", "device_user_id", "punch_time", "punch_type", "error", "attempts"],
-		as_dict=True,
-		for_update=True,
+	table = frappe.qb.DocType(RAW_PUNCH)
+	rows = (
+		frappe.qb.from_(table)
+		.select(
+			table.name,
+			table.status,
+			table.device,
+			table.device_user_id,
+			table.punch_time,
+			table.punch_type,
+			table.error,
+			table.attempts,
+		)
+		.where(table.name == name)
+		# Another job holds it: that one does the work.
+		.for_update(skip_locked=True)
+		.run(as_dict=True)
 	)
+	row = rows[0] if rows else None
 	if not row or row.status not in statuses:
 		return None
 
@@ -214,21 +240,23 @@ def reprocess_rows_job(names: list[str]):
 	process_rows(names, REPROCESSABLE_STATUSES, commit=True)
 
 
-def process_pending_punches():
-	"""Scheduled sweep: process Pending rows whose own job did not run (stopped worker, lost job)."""
+def process_pending_punches(grace_seconds: int = SWEEP_GRACE_SECONDS):
+	"""Process Pending rows, oldest first. Scheduled every minute as the sweep (with a grace
+	period that leaves fresh rows to the drain job their callback queued), and the body of
+	the drain job itself (no grace)."""
 	if not frappe.db.get_single_value(SETTINGS, "enabled"):
 		return
 	_run_as_administrator()
-	cutoff = add_to_date(now_datetime(), seconds=-SWEEP_GRACE_SECONDS)
+	cutoff = add_to_date(now_datetime(), seconds=-grace_seconds)
 	while True:
 		names = frappe.get_all(
 			RAW_PUNCH,
-			filters={"status": PENDING, "creation": ("<", cutoff)},
+			filters={"status": PENDING, "creation": ("<=", cutoff)},
 			pluck="name",
-			order_by="punch_time asc",
+			order_by="creation asc",
 			limit=SWEEP_BATCH,
 		)
-		# Stop when a batch changes nothing (e.g. switched off meanwhile) rather than spin.
+		# Stop when a batch changes nothing (switched off, or all held by another drain).
 		if not names or not process_rows(names, (PENDING,), commit=True):
 			return
 

@@ -6,6 +6,7 @@ import frappe
 from frappe.utils import get_system_timezone
 from frappe.utils.background_jobs import get_job
 
+from cams_biometric import processing
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH
 from cams_biometric.protocol import aes
 from cams_biometric.protocol.logtime import parse_logtime, to_local_naive
@@ -55,9 +56,9 @@ class TestCallback(IntegrationTestCase):
 		self.assertEqual(json.loads(row.raw_json)["RealTime"]["PunchLog"]["UserId"], "2")
 		self.assertTrue(frappe.db.get_value(DEVICE, self.stgid, "last_punch_received"))
 
-		job = get_job(f"cams_biometric:punch:{row.name}")
-		self.assertIsNotNone(job, "the callback must queue the punch's job after commit")
-		self.assertEqual(job.kwargs["kwargs"], {"raw_punch": row.name})
+		job = get_job(frappe.cache.get_value(processing.DRAIN_JOB_KEY))
+		self.assertIsNotNone(job, "the callback must queue a drain job after commit")
+		self.assertEqual(job.kwargs["method"], "cams_biometric.processing.drain_job")
 
 	def test_without_stgid_the_serial_number_or_token_finds_the_device(self):
 		self.assertEqual(post_callback(punch_body(self.token, "3", DEVICE_TIME)).get_data(), DONE)

@@ -132,7 +132,6 @@ def cleanup(devices: list[str], employees: list[str] = ()):
 	for device in devices:
 		for name in frappe.get_all(RAW_PUNCH, filters={"device": device}, pluck="name"):
 			frappe.delete_doc(RAW_PUNCH, name, force=True, ignore_permissions=True)
-			drop_queued_job(f"cams_biometric:punch:{name}")
 		for name in frappe.get_all(DEVICE_EVENT, filters={"device": device}, pluck="name"):
 			frappe.delete_doc(DEVICE_EVENT, name, force=True, ignore_permissions=True)
 	for employee in employees:
