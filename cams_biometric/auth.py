@@ -56,23 +56,26 @@ def _device_secrets(name: str, modified) -> tuple[str | None, str | None]:
 
 
 def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
-	filters = {"enabled": 1}
-	if service_tag_id is not None:
-		filters["name"] = service_tag_id
-	rows = frappe.get_all(
-		DEVICE,
-		filters=filters,
-		fields=[
-			"name",
-			"modified",
-			"serial_number",
-			"device_label",
-			"aes_key_derivation",
-			"latitude",
-			"longitude",
-		],
-		order_by="name asc",
+	# frappe.qb rather than get_all: this runs on every callback, and get_all's permission
+	# and meta machinery cost more than the query.
+	table = frappe.qb.DocType(DEVICE)
+	query = (
+		frappe.qb.from_(table)
+		.select(
+			table.name,
+			table.modified,
+			table.serial_number,
+			table.device_label,
+			table.aes_key_derivation,
+			table.latitude,
+			table.longitude,
+		)
+		.where(table.enabled == 1)
+		.orderby(table.name)
 	)
+	if service_tag_id is not None:
+		query = query.where(table.name == service_tag_id)
+	rows = query.run(as_dict=True)
 	devices = []
 	for row in rows:
 		token, security_key = _device_secrets(row.name, row.modified)

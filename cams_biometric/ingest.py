@@ -79,10 +79,6 @@ def store_punch(
 	same punch, the database lets one through and the other finds it.
 	"""
 	values = raw_punch_values(device, data, get_system_timezone())
-	existing = frappe.db.get_value(RAW_PUNCH, {"punch_key": values["punch_key"]}, ["name", "status"])
-	if existing:
-		return StoredPunch(existing[0], existing[1], created=False)
-
 	doc = frappe.get_doc(
 		{
 			"doctype": RAW_PUNCH,
@@ -98,14 +94,25 @@ def store_punch(
 	savepoint = "cams_store_punch"
 	frappe.db.savepoint(savepoint)
 	try:
-		doc.insert(ignore_permissions=True, ignore_links=True)
+		_insert_row(doc)
 	except (frappe.UniqueValidationError, frappe.DuplicateEntryError):
-		# Lost the race to a concurrent insert of the same punch: that one stands.
+		# Stored before (a resend, or the same punch by LoadLog), or a concurrent insert of
+		# the same punch won the race: that row stands.
 		frappe.db.rollback(save_point=savepoint)
 		frappe.clear_messages()
 		name, status = _committed_punch(values["punch_key"])
 		return StoredPunch(name, status, created=False)
 	return StoredPunch(doc.name, doc.status, created=True)
+
+
+def _insert_row(doc):
+	"""Insert a raw log row directly: its values come from the protocol parser, and the hot
+	path cannot afford Document.insert's hooks (half the callback's time when measured)."""
+	now = now_datetime()
+	doc.name = frappe.generate_hash(length=10)
+	doc.owner = doc.modified_by = frappe.session.user
+	doc.creation = doc.modified = now
+	doc.db_insert()
 
 
 def _committed_punch(key: str) -> tuple[str, str]:
@@ -134,7 +141,7 @@ def store_event(device: str, event: CallbackEvent, raw_json: str) -> str:
 			"raw_json": raw_json,
 		}
 	)
-	doc.insert(ignore_permissions=True, ignore_links=True)
+	_insert_row(doc)
 	return doc.name
 
 
