@@ -46,7 +46,7 @@ class TestPermissions(IntegrationTestCase):
 	def test_guest_and_employee_cannot_read_anything(self):
 		for user in ("Guest", self.employee_user):
 			frappe.set_user(user)
-			for doctype in (DEVICE, RAW_PUNCH, DEVICE_EVENT, SETTINGS):
+			for doctype in (DEVICE, RAW_PUNCH, DEVICE_EVENT, SETTINGS, "CAMS Load Request"):
 				with self.subTest(user=user, doctype=doctype):
 					self.assertFalse(frappe.has_permission(doctype, "read"))
 			with self.assertRaises(frappe.PermissionError):
@@ -68,6 +68,7 @@ class TestPermissions(IntegrationTestCase):
 		self.assertTrue(frappe.has_permission(RAW_PUNCH, "read"))
 		self.assertTrue(frappe.has_permission(DEVICE, "write"))
 		self.assertFalse(frappe.has_permission(RAW_PUNCH, "create"))
+		self.assertTrue(frappe.has_permission("CAMS Load Request", "create"))
 		result = reprocess([self.raw])
 		self.assertFalse(result["queued"])
 		self.assertEqual(result["outcomes"], {self.raw: "Unmapped"})
