@@ -140,7 +140,7 @@ def enqueue_page(name: str, offset: int = 0):
 
 
 def load_page_job(load_request: str):
-	processing._run_as_administrator()
+	processing.run_as_administrator()
 	if load_page(load_request):
 		enqueue_page(load_request, frappe.db.get_value(LOAD_REQUEST, load_request, "next_offset"))
 

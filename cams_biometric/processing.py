@@ -69,7 +69,7 @@ def _queue_drain_unless_one_waits():
 
 def drain_job():
 	"""Process every Pending row; rows another drain holds are skipped, not waited for."""
-	_run_as_administrator()
+	run_as_administrator()
 	process_pending_punches(grace_seconds=0)
 
 
@@ -204,7 +204,7 @@ def _checkin_at(employee: str, time) -> str | None:
 	return frappe.db.get_value(CHECKIN, {"employee": employee, "time": time}, "name")
 
 
-def _run_as_administrator():
+def run_as_administrator():
 	# Jobs queued from the guest callback would otherwise run, and own checkins, as Guest.
 	if frappe.session.user != "Administrator":
 		frappe.set_user("Administrator")
@@ -236,7 +236,7 @@ def enqueue_reprocess(names: list[str]):
 
 
 def reprocess_rows_job(names: list[str]):
-	_run_as_administrator()
+	run_as_administrator()
 	process_rows(names, REPROCESSABLE_STATUSES, commit=True)
 
 
@@ -246,7 +246,7 @@ def process_pending_punches(grace_seconds: int = SWEEP_GRACE_SECONDS):
 	the drain job itself (no grace)."""
 	if not frappe.db.get_single_value(SETTINGS, "enabled"):
 		return
-	_run_as_administrator()
+	run_as_administrator()
 	cutoff = add_to_date(now_datetime(), seconds=-grace_seconds)
 	while True:
 		names = frappe.get_all(
@@ -278,7 +278,7 @@ def on_employee_update(doc, method=None):
 
 
 def reprocess_unmapped_job(device_user_id: str):
-	_run_as_administrator()
+	run_as_administrator()
 	names = frappe.get_all(
 		RAW_PUNCH,
 		filters={"device_user_id": device_user_id, "status": UNMAPPED},
