@@ -20,16 +20,9 @@ class AuthenticationFailed(Exception):
 class Device:
 	name: str  # the Service Tag ID
 	serial_number: str | None
-	device_label: str | None
 	aes_key_derivation: str | None
-	latitude: float | None
-	longitude: float | None
 	auth_token: str | None
 	security_key: str | None
-
-	@property
-	def checkin_device_id(self) -> str:
-		return self.device_label or self.serial_number or self.name
 
 
 @dataclass(frozen=True)
@@ -65,10 +58,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 			table.name,
 			table.modified,
 			table.serial_number,
-			table.device_label,
 			table.aes_key_derivation,
-			table.latitude,
-			table.longitude,
 		)
 		.where(table.enabled == 1)
 		.orderby(table.name)
@@ -83,10 +73,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 			Device(
 				name=row.name,
 				serial_number=row.serial_number or None,
-				device_label=row.device_label or None,
 				aes_key_derivation=row.aes_key_derivation or None,
-				latitude=row.latitude or None,
-				longitude=row.longitude or None,
 				auth_token=token,
 				security_key=security_key,
 			)
