@@ -32,9 +32,14 @@ sync_app() { # install this checkout's code into the bench, then install or migr
 	fi
 	find "$app" -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} +
 	(cd "$repo" && tar --exclude=.git --exclude=.venv -cf - .) | (cd "$app" && tar -xf -)
-	"$bench_dir/env/bin/pip" install -q --disable-pip-version-check --no-deps -e "$app" >"$logs/pip2.log" 2>&1 ||
+	"$bench_dir/env/bin/pip" install -q --disable-pip-version-check -e "$app" >"$logs/pip2.log" 2>&1 ||
 		{ cat "$logs/pip2.log"; return 1; }
-	grep -qx cams_biometric "$bench_dir/sites/apps.txt" || echo cams_biometric >>"$bench_dir/sites/apps.txt"
+	local apps_txt="$bench_dir/sites/apps.txt"
+	if ! grep -qx cams_biometric "$apps_txt"; then
+		# bench writes apps.txt without a final newline; appending must not glue two names.
+		[ -z "$(tail -c1 "$apps_txt")" ] || echo >>"$apps_txt"
+		echo cams_biometric >>"$apps_txt"
+	fi
 
 	if frappe_cli --site "$site" list-apps 2>/dev/null | grep -q '^cams_biometric'; then
 		frappe_cli --site "$site" migrate --skip-search-index >"$logs/migrate.log" 2>&1 ||

@@ -22,8 +22,12 @@ doc_events = {
 
 scheduler_events = {
 	"cron": {
-		# Catches rows whose job never ran (worker stopped, Redis flushed).
-		"* * * * *": ["cams_biometric.processing.process_pending_punches"],
+		# Catch rows whose job never ran, and loads whose worker died (worker killed or
+		# stopped, database restarted, Redis flushed).
+		"* * * * *": [
+			"cams_biometric.processing.process_pending_punches",
+			"cams_biometric.loads.recover_lost_loads",
+		],
 	},
 }
 

@@ -10,7 +10,9 @@ from datetime import timedelta
 
 import frappe
 from frappe import _
-from frappe.utils import get_datetime, get_system_timezone, now_datetime
+from frappe.utils import format_datetime, get_datetime, get_system_timezone, now_datetime
+from frappe.utils.background_jobs import get_job_status
+from rq.job import JobStatus
 
 from cams_biometric import processing
 from cams_biometric.constants import (
@@ -40,8 +42,19 @@ RESUMABLE_STATUSES = (FAILED, PARTIAL, RUNNING)
 
 MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 5  # 5, 10, 20, 40, 80 seconds between tries of one page
-STALE_AFTER = timedelta(minutes=10)  # a Running load untouched this long lost its worker
+# A live page job touches its load at least every ~3 minutes (a 100 s request timeout, then
+# an 80 s back-off), so a load untouched for longer, with no job waiting, lost its worker.
+LOST_AFTER_SECONDS = 300
 PROGRESS_EVENT = "cams_load_progress"
+
+
+# Site config can shorten both, e.g. for the fault drills in robustness/.
+def lost_after() -> timedelta:
+	return timedelta(seconds=int(frappe.conf.get("cams_biometric_load_lost_after") or LOST_AFTER_SECONDS))
+
+
+def retry_base_seconds() -> float:
+	return float(frappe.conf.get("cams_biometric_retry_base_seconds") or RETRY_BASE_SECONDS)
 
 
 def validate_range(from_time, to_time):
@@ -114,25 +127,43 @@ def resume_load(name: str) -> str:
 	doc.check_permission("write")
 	if doc.status not in RESUMABLE_STATUSES:
 		frappe.throw(_("Only a failed, partially completed or stuck load can be resumed."))
-	if doc.status == RUNNING and get_datetime(doc.modified) > now_datetime() - STALE_AFTER:
-		frappe.throw(_("This load is running: it was updated less than {0} minutes ago.").format(10))
+	if doc.status == RUNNING and get_datetime(doc.modified) > now_datetime() - lost_after():
+		frappe.throw(
+			_("This load is running: it was updated less than {0} minutes ago.").format(
+				int(lost_after().total_seconds() // 60) or 1
+			)
+		)
 	if other := overlapping_active_load(doc.device, doc.from_time, doc.to_time, exclude=doc.name):
 		frappe.throw(_("{0} is already loading an overlapping range of this device.").format(other))
-	doc.db_set({"status": QUEUED, "retries": 0, "error": None, "finished_at": None, "stop_reason": None})
-	enqueue_page(doc.name, doc.next_offset)
+	doc.db_set(
+		{
+			"status": QUEUED,
+			"retries": 0,
+			"resumes": doc.resumes + 1,
+			"error": None,
+			"finished_at": None,
+			"stop_reason": None,
+		}
+	)
+	doc.add_comment(
+		"Info", _("Resumed by {0} from offset {1}.").format(frappe.session.user, doc.next_offset or 0)
+	)
+	enqueue_page(doc.name, doc.next_offset, attempt=doc.resumes + doc.recoveries)
 	return doc.name
 
 
-def page_job_id(name: str, offset: int) -> str:
-	# One id per page: the running job of page N must not block queuing page N + 1.
-	return f"cams_biometric:load:{name}:{offset or 0}"
+def page_job_id(name: str, offset: int, attempt: int = 0) -> str:
+	# One id per page: the running job of page N must not block queuing page N + 1. A resume
+	# or recovery starts a new attempt, so the stale "started" job of a killed worker (RQ keeps
+	# it until it cleans up) cannot swallow the new one as a duplicate.
+	return f"cams_biometric:load:{name}:{offset or 0}:{attempt or 0}"
 
 
-def enqueue_page(name: str, offset: int = 0):
+def enqueue_page(name: str, offset: int = 0, attempt: int = 0):
 	frappe.enqueue(
 		"cams_biometric.loads.load_page_job",
 		queue="long",
-		job_id=page_job_id(name, offset),
+		job_id=page_job_id(name, offset, attempt),
 		deduplicate=True,
 		enqueue_after_commit=True,
 		load_request=name,
@@ -142,7 +173,49 @@ def enqueue_page(name: str, offset: int = 0):
 def load_page_job(load_request: str):
 	processing.run_as_administrator()
 	if load_page(load_request):
-		enqueue_page(load_request, frappe.db.get_value(LOAD_REQUEST, load_request, "next_offset"))
+		state = frappe.db.get_value(
+			LOAD_REQUEST, load_request, ["next_offset", "resumes", "recoveries"], as_dict=True
+		)
+		enqueue_page(load_request, state.next_offset, attempt=state.resumes + state.recoveries)
+
+
+def recover_lost_loads():
+	"""Scheduled: queue again the next page of loads whose worker died (killed, database
+	restarted, Redis flushed), so they finish without anyone pressing Resume."""
+	cutoff = now_datetime() - lost_after()
+	for name in frappe.get_all(
+		LOAD_REQUEST,
+		filters={"status": ("in", ACTIVE_STATUSES), "modified": ("<", cutoff)},
+		pluck="name",
+	):
+		recover_if_lost(name, cutoff)
+		frappe.db.commit()  # nosemgrep: a scheduled job; each load on its own
+
+
+def recover_if_lost(name: str, cutoff) -> bool:
+	table = frappe.qb.DocType(LOAD_REQUEST)
+	# A page job holds this row while it stores a page: a locked row is a live load.
+	rows = (
+		frappe.qb.from_(table).select(table.name).where(table.name == name).for_update(skip_locked=True).run()
+	)
+	if not rows:
+		return False
+	doc = frappe.get_doc(LOAD_REQUEST, name)
+	if doc.status not in ACTIVE_STATUSES or get_datetime(doc.modified) >= cutoff:
+		return False
+	attempt = doc.resumes + doc.recoveries
+	if get_job_status(page_job_id(name, doc.next_offset, attempt)) == JobStatus.QUEUED:
+		return False  # waiting for a free worker, not lost
+	last_progress = doc.modified
+	doc.db_set({"status": QUEUED, "recoveries": doc.recoveries + 1, "retries": 0})
+	doc.add_comment(
+		"Info",
+		_(
+			"No progress since {0} and no job waiting: the worker was lost. Queued again from offset {1}."
+		).format(format_datetime(last_progress), doc.next_offset or 0),
+	)
+	enqueue_page(name, doc.next_offset, attempt=attempt + 1)
+	return True
 
 
 def client_for(device: str) -> cams.CamsClient:
@@ -186,16 +259,22 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 			break
 		except cams.CamsError as e:
 			if e.transient and doc.retries < MAX_RETRIES:
-				doc.db_set("retries", doc.retries + 1)
+				doc.db_set({"retries": doc.retries + 1, "gateway_retries": doc.gateway_retries + 1})
 				frappe.db.commit()  # nosemgrep
 				publish_progress(
 					doc, _("Gateway: {0}. Retry {1} of {2}...").format(e, doc.retries, MAX_RETRIES)
 				)
-				sleep(RETRY_BASE_SECONDS * 2 ** (doc.retries - 1))
+				sleep(retry_base_seconds() * 2 ** (doc.retries - 1))
 				continue
 			stop(doc, FAILED if not doc.pages_fetched else PARTIAL, error=describe(e))
 			return False
 
+	# Lock the load while the page is stored, and make sure no other job (a recovery racing a
+	# worker thought lost) recorded this page meanwhile: the counts must add up once.
+	doc = frappe.get_doc(LOAD_REQUEST, name, for_update=True)
+	if doc.status not in ACTIVE_STATUSES or (doc.next_offset or 0) != offset:
+		frappe.db.rollback()
+		return False
 	counts = store_page(doc, page)
 	page.stop_reason = cams.next_page_stop_reason(page)
 	doc.db_set(

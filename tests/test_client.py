@@ -253,3 +253,32 @@ def test_our_loadlog_request_has_the_documented_shape(payload):
 	assert set(sent) == set(sample)  # Load, OperationID, AuthToken, Time
 	assert sent["AuthToken"] == "t" * 32 and 10 <= len(sent["OperationID"]) <= 15
 	parse_logtime(sent["Time"])
+
+
+def test_a_range_ending_mid_log_pages_exactly_its_rows(gateway):
+	# Pages are found by bisection on parsed times; a naive filter over the log is the oracle.
+	rows = punches(500)
+	gateway.set_punches(list(reversed(rows)))  # the gateway sorts what it is given
+	start, end = parse_logtime(rows[120]["LogTime"]), parse_logtime(rows[377]["LogTime"])
+	expected = [r for r in rows if start <= parse_logtime(r["LogTime"]) <= end]
+	pages = list(client_for(gateway).iter_load_log(start, end))
+	assert [r for page in pages for r in page.rows] == expected
+	assert len(pages) == -(-len(expected) // 50)
+
+
+def test_one_server_plays_several_devices():
+	first, second = Gateway("DEV-A", "a" * 32, punches(70)), Gateway("DEV-B", "b" * 32, punches(30))
+	with GatewayServer(first, more=(second,)) as server:
+		for gateway, expected in ((first, 70), (second, 30)):
+			client = cams.CamsClient(server.url, gateway.service_tag_id, gateway.auth_token, timeout=(2, 5))
+			assert sum(len(page.rows) for page in client.iter_load_log(START, END)) == expected
+		# A failure queued for one device leaves the other alone.
+		reply = requests.post(f"{server.url}__sim/failures?stgid=DEV-B", json=[{"status": 5}], timeout=5)
+		assert reply.status_code == 200
+		assert len(first.failures) == 0 and len(second.failures) == 1
+		stats = requests.get(f"{server.url}__sim/stats?stgid=DEV-B", timeout=5).json()
+		assert stats["punches"] == 30
+		# Another device's token is refused, as a real gateway refuses it.
+		wrong = cams.CamsClient(server.url, "DEV-A", "b" * 32, timeout=(2, 5))
+		with pytest.raises(cams.CamsError):
+			wrong.load_log_page(START, END)

@@ -11,6 +11,7 @@ as the remote end. It listens on 127.0.0.1 unless told otherwise.
 """
 
 import argparse
+import bisect
 import json
 import random
 import secrets
@@ -114,8 +115,11 @@ class Gateway:
 		self.calls: list[dict] = []
 
 	def set_punches(self, punches: list[dict]):
+		timed = sorted(((parse_logtime(row["LogTime"]), i, row) for i, row in enumerate(punches)))
 		with self.lock:
-			self.punches = sorted(punches, key=lambda row: parse_logtime(row["LogTime"]))
+			self.punches = [row for _, _, row in timed]
+			# Parsed once: a LoadLog page is found by bisection, not by parsing the whole log.
+			self.instants = [instant for instant, _, _ in timed]
 
 	def fail_next(self, *specs: dict):
 		"""Queue failures for the next calls: {"status": 5}, {"http": 503}, {"delay": 2.0},
@@ -196,10 +200,13 @@ class Gateway:
 		except (KeyError, TypeError, LogTimeError):
 			return {c.STATUS: "failed", c.OPERATION_ID: operation_id, c.STATUS_CODE: 1}
 		with self.lock:
-			matching = [row for row in self.punches if start <= parse_logtime(row["LogTime"]) <= end]
-		page = matching[offset : offset + self.page_size]
+			first = bisect.bisect_left(self.instants, start)
+			after_last = bisect.bisect_right(self.instants, end)
+			start_at = first + max(0, offset)
+			page = self.punches[start_at : min(after_last, start_at + self.page_size)]
+		matching = max(0, after_last - first)
 		punch_log_reply = {c.RETURN_ROW_COUNT: str(len(page)), c.LOG_ROWS: page}
-		if offset + self.page_size < len(matching):
+		if offset + self.page_size < matching:
 			next_offset = offset + self.page_size
 			if spec.get("offset") == "stuck":
 				next_offset = offset
@@ -243,6 +250,7 @@ class Gateway:
 
 class _Handler(BaseHTTPRequestHandler):
 	gateway: Gateway
+	gateways: dict[str, Gateway]
 	server_version = "cams-simulator"
 
 	def log_message(self, format, *args):  # keep test output quiet
@@ -255,10 +263,17 @@ class _Handler(BaseHTTPRequestHandler):
 		self.end_headers()
 		self.wfile.write(body)
 
+	def _gateway(self, url) -> Gateway:
+		# One server can play several devices, told apart by the stgid query parameter.
+		service_tag_id = (parse_qs(url.query).get(c.STGID_PARAM) or [None])[0]
+		return self.gateways.get(service_tag_id, self.gateway)
+
 	def do_GET(self):
-		if urlsplit(self.path).path == "/__sim/stats":
-			with self.gateway.lock:
-				stats = {"punches": len(self.gateway.punches), "calls": len(self.gateway.calls)}
+		url = urlsplit(self.path)
+		if url.path == "/__sim/stats":
+			gateway = self._gateway(url)
+			with gateway.lock:
+				stats = {"punches": len(gateway.punches), "calls": len(gateway.calls)}
 			return self._send(200, json.dumps(stats).encode())
 		self._send(404, b'{"error": "POST the RESTful commands"}')
 
@@ -266,26 +281,35 @@ class _Handler(BaseHTTPRequestHandler):
 		url = urlsplit(self.path)
 		length = int(self.headers.get("Content-Length") or 0)
 		body = self.rfile.read(min(length, 10 * 1024 * 1024))
+		gateway = self._gateway(url)
 		if url.path == "/__sim/failures":
 			try:
 				specs = json.loads(body)
-				self.gateway.fail_next(*(specs if isinstance(specs, list) else [specs]))
+				gateway.fail_next(*(specs if isinstance(specs, list) else [specs]))
 			except (ValueError, TypeError):
 				return self._send(400, b'{"error": "POST a JSON list of failure specs"}')
 			return self._send(200, b'{"queued": true}')
 		service_tag_id = (parse_qs(url.query).get(c.STGID_PARAM) or [None])[0]
-		status, reply, delay = self.gateway.handle(service_tag_id, body)
+		status, reply, delay = gateway.handle(service_tag_id, body)
 		if delay:
 			time.sleep(delay)
 		self._send(status, reply)
 
 
 class GatewayServer:
-	"""Serve a Gateway over HTTP on loopback, in a background thread."""
+	"""Serve a Gateway over HTTP on loopback, in a background thread.
 
-	def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0):
-		handler = type("Handler", (_Handler,), {"gateway": gateway})
+	``more`` are further devices on the same server; a request goes to the one its stgid
+	names, and to ``gateway`` when it names none of them.
+	"""
+
+	def __init__(
+		self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0, more: tuple[Gateway, ...] = ()
+	):
+		gateways = {g.service_tag_id: g for g in (gateway, *more)}
+		handler = type("Handler", (_Handler,), {"gateway": gateway, "gateways": gateways})
 		self.gateway = gateway
+		self.gateways = gateways
 		self.httpd = ThreadingHTTPServer((host, port), handler)
 		self.httpd.daemon_threads = True
 		self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

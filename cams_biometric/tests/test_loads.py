@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta, timezone
+from unittest.mock import patch
 
 import frappe
 from frappe.utils import add_to_date, get_system_timezone, now_datetime
@@ -64,7 +65,8 @@ class TestLoadPunchlog(IntegrationTestCase):
 			as_list=True,
 		):
 			for page in range(pages + 2):
-				drop_queued_job(loads.page_job_id(name, page * 50))
+				for attempt in range(3):
+					drop_queued_job(loads.page_job_id(name, page * 50, attempt))
 		frappe.db.delete("CAMS Load Request", {"device": self.stgid})
 		cleanup([self.stgid], self.employees)
 
@@ -125,9 +127,12 @@ class TestLoadPunchlog(IntegrationTestCase):
 		self.assertEqual(self.checkins(), 50)
 
 		loads.resume_load(name)
+		frappe.db.commit()  # nosemgrep: the page is queued on commit
+		self.assertIsNotNone(get_job(loads.page_job_id(name, 50, 1)), "a resume is a new attempt")
 		load = self.run_to_end(name)
 		self.assertEqual(load.status, "Completed", load.error)
-		self.assertEqual((load.rows_received, load.new_punches), (144, 144))
+		self.assertEqual((load.rows_received, load.new_punches, load.resumes), (144, 144, 1))
+		self.assertTrue(any("Resumed by" in c for c in self.comments(name)))
 		self.assertEqual(self.checkins(), 144)
 
 	def test_an_interrupted_load_ends_with_every_punch_once(self):
@@ -138,11 +143,7 @@ class TestLoadPunchlog(IntegrationTestCase):
 		start, end = (from_local_naive(load.get(f), get_system_timezone()) for f in ("from_time", "to_time"))
 		page = loads.client_for(self.stgid).load_log_page(start, end, load.next_offset)
 		loads.store_page(load, page.__class__(**{**page.__dict__, "rows": page.rows[:20]}))
-		frappe.db.sql(
-			"update `tabCAMS Load Request` set modified = %s where name = %s",
-			(add_to_date(now_datetime(), minutes=-11), name),
-		)
-		frappe.db.commit()  # nosemgrep
+		self.age(name, 11)
 		self.assertEqual(frappe.db.get_value("CAMS Load Request", name, "status"), "Running")
 
 		loads.resume_load(name)
@@ -157,6 +158,76 @@ class TestLoadPunchlog(IntegrationTestCase):
 		load = self.run_to_end(self.start())
 		self.assertEqual(load.status, "Completed")
 		self.assertEqual(load.new_punches, 144)
+		# The record keeps the retries after they succeeded.
+		self.assertEqual((load.gateway_retries, load.retries), (2, 0))
+
+	def age(self, name, minutes):
+		frappe.db.sql(
+			"update `tabCAMS Load Request` set modified = %s where name = %s",
+			(add_to_date(now_datetime(), minutes=-minutes), name),
+		)
+		frappe.db.commit()  # nosemgrep
+
+	def comments(self, name):
+		return frappe.get_all(
+			"Comment",
+			filters={"reference_doctype": "CAMS Load Request", "reference_name": name},
+			pluck="content",
+		)
+
+	def test_a_load_whose_worker_died_is_recovered_by_the_scheduler(self):
+		name = self.start()
+		frappe.db.commit()  # nosemgrep
+		# A queued first page is only waiting for a worker, however long: not lost.
+		self.age(name, 30)
+		loads.recover_lost_loads()
+		self.assertEqual(frappe.db.get_value("CAMS Load Request", name, "recoveries"), 0)
+
+		drop_queued_job(loads.page_job_id(name, 0))
+		loads.load_page(name, sleep=no_sleep)
+		frappe.db.commit()  # nosemgrep
+		# The worker died after page 1, before queuing page 2. Recently touched: not yet lost.
+		loads.recover_lost_loads()
+		self.assertEqual(frappe.db.get_value("CAMS Load Request", name, "status"), "Running")
+		self.age(name, 6)
+		loads.recover_lost_loads()
+		load = frappe.get_doc("CAMS Load Request", name)
+		self.assertEqual((load.status, load.recoveries, load.next_offset), ("Queued", 1, 50))
+		self.assertIsNotNone(get_job(loads.page_job_id(name, 50, 1)), "the next page is queued again")
+		self.assertTrue(any("worker was lost" in c for c in self.comments(name)))
+
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Completed", load.error)
+		self.assertEqual((load.rows_received, load.new_punches, load.recoveries), (144, 144, 1))
+		self.assertEqual(self.checkins(), 144)
+
+	def test_a_page_another_job_recorded_is_not_counted_twice(self):
+		# A recovery raced a worker that was only slow: both fetch page 1, one records it.
+		name = self.start()
+		real_client_for = loads.client_for
+		raced = []
+
+		def client_for(device):
+			client = real_client_for(device)
+			fetch = client.load_log_page
+
+			def load_log_page(*args, **kwargs):
+				page = fetch(*args, **kwargs)
+				if not raced:
+					raced.append(True)
+					self.assertTrue(loads.load_page(name, sleep=no_sleep), "the other job records page 1")
+				return page
+
+			client.load_log_page = load_log_page
+			return client
+
+		with patch.object(loads, "client_for", client_for):
+			self.assertFalse(loads.load_page(name, sleep=no_sleep), "the slow job gives way")
+		load = frappe.get_doc("CAMS Load Request", name)
+		self.assertEqual((load.pages_fetched, load.rows_received, load.new_punches), (1, 50, 50))
+		self.assertEqual(load.next_offset, 50)
+		load = self.run_to_end(name)
+		self.assertEqual((load.rows_received, load.new_punches, load.duplicates), (144, 144, 0))
 
 	def test_permanent_errors_stop_with_advice(self):
 		self.gateway.always = {"status": 15}

@@ -23,7 +23,7 @@ frappe.ui.form.on("CAMS Load Request", {
 		if (frm.is_new()) return;
 		const stale =
 			frm.doc.status === "Running" &&
-			moment().diff(moment(frm.doc.modified), "minutes") >= 10;
+			moment().diff(moment(frm.doc.modified), "minutes") >= 5;
 		if (["Failed", "Partially Completed"].includes(frm.doc.status) || stale) {
 			frm.add_custom_button(__("Resume"), () =>
 				frappe.call({

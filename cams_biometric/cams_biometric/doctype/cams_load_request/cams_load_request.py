@@ -24,9 +24,12 @@ class CAMSLoadRequest(Document):
 		errors: DF.Int
 		finished_at: DF.Datetime | None
 		from_time: DF.Datetime
+		gateway_retries: DF.Int
 		new_punches: DF.Int
 		next_offset: DF.Int
 		pages_fetched: DF.Int
+		recoveries: DF.Int
+		resumes: DF.Int
 		retries: DF.Int
 		rows_received: DF.Int
 		started_at: DF.Datetime | None

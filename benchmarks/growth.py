@@ -1,0 +1,106 @@
+"""How cost grows with the raw log, run inside the bench: `cd sites && ../env/bin/python growth.py SITE ...`
+
+`seed TOTAL EMPLOYEES`: grows the benchmark devices' raw log to TOTAL rows, each a processed
+    punch with its Employee Checkin (bulk inserts, months before the measured punches), so
+    both tables the hot path reads grow together.
+`explain`: prints, for each query on the hot path, the index MariaDB would use and the rows
+    it expects to read; a query that reads a share of the table shows up here first.
+"""
+
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+
+import frappe
+from frappe.utils import get_system_timezone, now_datetime
+
+from cams_biometric.constants import CHECKIN, PROCESSED, RAW_PUNCH, SOURCE_CALLBACK
+from cams_biometric.protocol.logtime import format_logtime, to_local_naive
+from cams_biometric.protocol.payload import punch_key
+from cams_biometric.tests.test_indexes import hot_path_queries
+
+DEVICES = 20
+BATCH = 5000
+
+
+def seed(total: int, employees: int):
+	existing = frappe.db.count(RAW_PUNCH, {"device": ("like", "BENCH%")})
+	by_user = dict(
+		frappe.get_all(
+			"Employee",
+			filters={"attendance_device_id": ("like", "B%")},
+			fields=["attendance_device_id", "name"],
+			as_list=True,
+		)
+	)
+	zone = get_system_timezone()
+	now = now_datetime()
+	# Seeded punches sit 40+ days back, one second apart: never a measured punch's instant.
+	origin = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=40)
+	raw_fields = [
+		"name", "creation", "modified", "owner", "modified_by", "device", "source", "status",
+		"punch_key", "device_user_id", "log_time", "punch_time", "punch_type", "input_type",
+		"received_at", "employee", "employee_checkin", "attempts", "processed_at",
+	]  # fmt: skip
+	checkin_fields = [
+		"name", "creation", "modified", "owner", "modified_by", "docstatus", "employee",
+		"log_type", "time", "device_id", "skip_auto_attendance",
+	]  # fmt: skip
+	raw_rows, checkin_rows = [], []
+	for i in range(existing, total):
+		device = f"BENCH{i % DEVICES + 1:02d}"
+		user_id = f"B{i % employees:04d}"
+		moment = origin - timedelta(seconds=i)
+		local = to_local_naive(moment, zone)
+		checkin = f"SEED-CHK-{i:07d}"
+		raw_rows.append(
+			(
+				f"SEED-RAW-{i:07d}", now, now, "Administrator", "Administrator", device, SOURCE_CALLBACK,
+				PROCESSED, punch_key(device, user_id, moment), user_id, format_logtime(moment), local,
+				"CheckIn", "Fingerprint", now, by_user[user_id], checkin, 1, now,
+			)
+		)  # fmt: skip
+		checkin_rows.append(
+			(checkin, now, now, "Administrator", "Administrator", 0, by_user[user_id], "IN", local, device, 0)
+		)
+		if len(raw_rows) >= BATCH:
+			_flush(raw_fields, raw_rows, checkin_fields, checkin_rows)
+	_flush(raw_fields, raw_rows, checkin_fields, checkin_rows)
+	print(json.dumps({"raw_rows": frappe.db.count(RAW_PUNCH, {"device": ("like", "BENCH%")})}))
+
+
+def _flush(raw_fields, raw_rows, checkin_fields, checkin_rows):
+	if raw_rows:
+		frappe.db.bulk_insert(RAW_PUNCH, raw_fields, raw_rows)
+		frappe.db.bulk_insert(CHECKIN, checkin_fields, checkin_rows)
+		frappe.db.commit()
+		raw_rows.clear()
+		checkin_rows.clear()
+
+
+def explain() -> list[dict]:
+	raw_punch = frappe.db.get_value(RAW_PUNCH, {"device": ("like", "BENCH%")}, "name")
+	employee = frappe.db.get_value(RAW_PUNCH, raw_punch, "employee")
+	plans = []
+	for label, query in hot_path_queries(raw_punch, employee).items():
+		for row in frappe.db.sql(f"explain {query}", as_dict=True):
+			plans.append(
+				{
+					"query": label,
+					"table": row.table,
+					"type": row.type,
+					"key": row.key,
+					"possible_keys": row.possible_keys,
+					"rows": row.rows,
+				}
+			)
+	return plans
+
+
+if __name__ == "__main__":
+	frappe.init(site=sys.argv[1])
+	frappe.connect()
+	if sys.argv[2] == "seed":
+		seed(int(sys.argv[3]), int(sys.argv[4]))
+	else:
+		print(json.dumps(explain()))
