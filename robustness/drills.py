@@ -322,7 +322,7 @@ def drill_exactly_once(ctx) -> dict:
 
 def drill_workers_stopped_during_burst(ctx) -> dict:
 	"""Workers stopped a third of the way into a burst, started again after it."""
-	device, rows = "DRILL-BURST", punch_set(days=10, end_days_ago=12)
+	device, rows = "DRILL-BURST", punch_set(days=10, end_days_ago=1)
 	token = fresh_device(device)
 	clear_checkins(ctx.employees.values())
 	ctx.workers.start(2)
@@ -353,14 +353,14 @@ def drill_workers_stopped_during_burst(ctx) -> dict:
 	}
 
 
-def _load_with_a_fault(ctx, device: str, fault, end_days_ago: int) -> tuple[dict, frappe._dict]:
-	rows = punch_set(days=8, end_days_ago=end_days_ago)
+def _load_with_a_fault(ctx, device: str, fault) -> tuple[dict, frappe._dict]:
+	rows = punch_set(days=8, end_days_ago=1)
 	token = fresh_device(device)
 	clear_checkins(ctx.employees.values())
 	gateway = ctx.gateway_for(device, token, rows)
 	gateway.always = {"delay": 0.4}  # a slow gateway, so the fault lands mid-load
 	ctx.workers.start(1)
-	name = start_load(device, days=end_days_ago + 9)
+	name = start_load(device, days=10)
 	wait_until(lambda: (load_record(name).pages_fetched or 0) >= 5, 300, "five pages", scheduler_every=1e9)
 	at_page = load_record(name).pages_fetched
 	fault()
@@ -386,7 +386,7 @@ def drill_worker_killed_mid_load(ctx) -> dict:
 		ctx.killed = ctx.workers.kill()
 		ctx.workers.start(1)
 
-	result, _ = _load_with_a_fault(ctx, "DRILL-KILL", fault, end_days_ago=23)
+	result, _ = _load_with_a_fault(ctx, "DRILL-KILL", fault)
 	return {**result, "processes_killed": ctx.killed}
 
 
@@ -395,14 +395,14 @@ def drill_database_restarted_mid_load(ctx) -> dict:
 		restart_mariadb()
 		reconnect()
 
-	result, _ = _load_with_a_fault(ctx, "DRILL-DB", fault, end_days_ago=32)
+	result, _ = _load_with_a_fault(ctx, "DRILL-DB", fault)
 	return result
 
 
 def drill_gateway_failing_pages(ctx) -> dict:
 	"""Transient failures on three pages (retried), then a page failing past the retries:
 	the load stops Partially Completed, and a Resume finishes it."""
-	device, rows = "DRILL-GATEWAY", punch_set(days=3, end_days_ago=42)
+	device, rows = "DRILL-GATEWAY", punch_set(days=3, end_days_ago=1)
 	token = fresh_device(device)
 	clear_checkins(ctx.employees.values())
 	gateway = ctx.gateway_for(device, token, rows)
@@ -411,7 +411,7 @@ def drill_gateway_failing_pages(ctx) -> dict:
 	gateway.fail_at_offset(250, {"body": "garbage"})
 	gateway.fail_at_offset(400, *[{"http": 502}] * 6)  # a first try and 5 retries, all failing
 	ctx.workers.start(1)
-	name = start_load(device, days=46)
+	name = start_load(device, days=5)
 	wait_until(lambda: load_record(name).status not in ACTIVE_STATUSES, 900, "the load to stop")
 	stopped = load_record(name)
 	check(stopped.status == "Partially Completed", f"the load ended {stopped.status}")

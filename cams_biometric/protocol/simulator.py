@@ -261,7 +261,10 @@ class _Handler(BaseHTTPRequestHandler):
 		self.send_header("Content-Type", content_type)
 		self.send_header("Content-Length", str(len(body)))
 		self.end_headers()
-		self.wfile.write(body)
+		try:
+			self.wfile.write(body)
+		except (BrokenPipeError, ConnectionResetError):
+			pass  # the caller gave up (timed out, or its process was killed)
 
 	def _gateway(self, url) -> Gateway:
 		# One server can play several devices, told apart by the stgid query parameter.
