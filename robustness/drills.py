@@ -98,13 +98,30 @@ class Workers:
 		return killed
 
 
-def restart_mariadb():
-	if subprocess.run(["service", "mariadb", "restart"], capture_output=True).returncode:
-		subprocess.run(["mysqladmin", "shutdown"], capture_output=True)
+def mariadb_pid() -> int | None:
+	for process in psutil.process_iter(["name"]):
+		if process.info["name"] in ("mariadbd", "mysqld"):
+			return process.pid
+	return None
+
+
+def restart_mariadb() -> int:
+	"""Stop the server process itself (credentials differ per machine; `service ... restart`
+	can fail to stop it and still exit 0), start it again, and prove it is a new process."""
+	before = mariadb_pid()
+	check(before, "no MariaDB server process found")
+	os.kill(before, signal.SIGTERM)
+	for _ in range(60):
+		if not psutil.pid_exists(before):
+			break
+		time.sleep(0.5)
+	if subprocess.run(["service", "mariadb", "start"], capture_output=True).returncode:
 		subprocess.Popen(["mysqld_safe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 	for _ in range(60):
 		if not subprocess.run(["mysqladmin", "ping"], capture_output=True).returncode:
-			return
+			after = mariadb_pid()
+			check(after and after != before, "MariaDB was not restarted")
+			return after
 		time.sleep(1)
 	raise DrillFailed("MariaDB did not come back")
 
