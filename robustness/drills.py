@@ -23,7 +23,7 @@ from frappe.installer import update_site_config
 from frappe.utils import add_to_date, now_datetime
 
 from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, SETTINGS
-from cams_biometric.loads import ACTIVE_STATUSES, LOAD_REQUEST
+from cams_biometric.loads import ACTIVE_STATUSES, LOAD_REQUEST, resume_load
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_punches, send_callbacks
 
 USERS = 50
@@ -370,7 +370,7 @@ def drill_workers_stopped_during_burst(ctx) -> dict:
 	}
 
 
-def _load_with_a_fault(ctx, device: str, fault) -> tuple[dict, frappe._dict]:
+def _load_with_a_fault(ctx, device: str, fault) -> dict:
 	rows = punch_set(days=8, end_days_ago=1)
 	token = fresh_device(device)
 	clear_checkins(ctx.employees.values())
@@ -395,7 +395,7 @@ def _load_with_a_fault(ctx, device: str, fault) -> tuple[dict, frappe._dict]:
 		"pages": load.pages_fetched,
 		"recoveries": load.recoveries,
 		"finished_after_fault_s": round(seconds, 1),
-	}, load
+	}
 
 
 def drill_worker_killed_mid_load(ctx) -> dict:
@@ -403,8 +403,7 @@ def drill_worker_killed_mid_load(ctx) -> dict:
 		ctx.killed = ctx.workers.kill()
 		ctx.workers.start(1)
 
-	result, _ = _load_with_a_fault(ctx, "DRILL-KILL", fault)
-	return {**result, "processes_killed": ctx.killed}
+	return {**_load_with_a_fault(ctx, "DRILL-KILL", fault), "processes_killed": ctx.killed}
 
 
 def drill_database_restarted_mid_load(ctx) -> dict:
@@ -412,8 +411,7 @@ def drill_database_restarted_mid_load(ctx) -> dict:
 		restart_mariadb()
 		reconnect()
 
-	result, _ = _load_with_a_fault(ctx, "DRILL-DB", fault)
-	return result
+	return _load_with_a_fault(ctx, "DRILL-DB", fault)
 
 
 def drill_gateway_failing_pages(ctx) -> dict:
@@ -434,8 +432,6 @@ def drill_gateway_failing_pages(ctx) -> dict:
 	check(stopped.status == "Partially Completed", f"the load ended {stopped.status}")
 	check("Gave up after 5 retries" in (stopped.error or ""), f"error says {stopped.error!r}")
 	check(stopped.pages_fetched == 8, f"{stopped.pages_fetched} pages before the stop")
-	from cams_biometric.loads import resume_load
-
 	resume_load(name)
 	frappe.db.commit()
 	wait_until(lambda: load_record(name).status not in ACTIVE_STATUSES, 300, "the resumed load")
