@@ -4,8 +4,10 @@ authenticated, a clear status for everything that is, and the server keeps servi
 import json
 import random
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import frappe
+from frappe.utils import get_bench_path
 
 from cams_biometric.constants import DEVICE_EVENT, RAW_PUNCH
 from cams_biometric.protocol import aes
@@ -47,6 +49,20 @@ class TestHostileInput(IntegrationTestCase):
 
 	def tearDown(self):
 		cleanup([self.stgid, self.other_stgid])
+
+	@staticmethod
+	def log_sizes() -> dict[Path, int]:
+		folders = (Path(get_bench_path()) / "logs", Path(frappe.get_site_path("logs")))
+		return {path: path.stat().st_size for folder in folders for path in folder.glob("*.log*")}
+
+	def written_since(self, sizes: dict[Path, int]) -> dict[Path, bytes]:
+		written = {}
+		for path, size in self.log_sizes().items():
+			with path.open("rb") as log:
+				# A rotated log starts again from 0.
+				log.seek(sizes.get(path, 0) if size >= sizes.get(path, 0) else 0)
+				written[path] = log.read()
+		return written
 
 	def punch(self, operation_id: str, **fields) -> dict:
 		punch_log = {
@@ -146,6 +162,7 @@ class TestHostileInput(IntegrationTestCase):
 	def test_hostile_and_broken_bodies(self):
 		cases = self.generate()
 		self.assertGreaterEqual(len(cases), 500)
+		log_sizes = self.log_sizes()
 		stored_before = frappe.db.count(RAW_PUNCH) + frappe.db.count(DEVICE_EVENT)
 		authenticated_ops = []
 		unexpected = []
@@ -202,6 +219,14 @@ class TestHostileInput(IntegrationTestCase):
 					doctype, {"raw_json" if doctype != "Error Log" else "error": ("like", f"%{self.token}%")}
 				)
 			)
+
+		# Nor in any log file the bench or the site wrote meanwhile.
+		leaked = [
+			path
+			for path, written in self.written_since(log_sizes).items()
+			if self.token.encode() in written or b"hostile test key" in written
+		]
+		self.assertEqual(leaked, [], "a token or key in a log file")
 
 		# And the server still serves a valid punch.
 		op = unique("after")
