@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta, timezone
+from unittest.mock import patch
 
 import frappe
 from frappe.utils import get_system_timezone
@@ -10,6 +11,7 @@ from cams_biometric.protocol.logtime import to_local_naive
 from cams_biometric.tests.utils import (
 	IntegrationTestCase,
 	cleanup,
+	drop_queued_job,
 	make_device,
 	make_employee,
 	post_callback,
@@ -77,6 +79,24 @@ class TestProcessing(IntegrationTestCase):
 		self.assertEqual(checkin.device_id, "Main Gate")
 		self.assertAlmostEqual(checkin.latitude, 12.97)
 		self.assertAlmostEqual(checkin.longitude, 77.59)
+
+	def test_a_drain_that_meets_a_backlog_keeps_a_helper_queued(self):
+		names = [self.punch(datetime(2024, 9, 21, 9, minute, tzinfo=IST)) for minute in range(3)]
+		# Played as a worker would have it: the callbacks' drain has left the queue.
+		first = frappe.cache.get_value(processing.DRAIN_JOB_KEY)
+		drop_queued_job(first)
+		with patch.object(processing, "HELPER_DRAIN_BACKLOG", 2):
+			processing.drain_job()
+		helper = frappe.cache.get_value(processing.DRAIN_JOB_KEY)
+		self.assertNotEqual(helper, first)
+		self.assertEqual(get_job(helper).kwargs["method"], "cams_biometric.processing.drain_job")
+		self.assertEqual({frappe.db.get_value(RAW_PUNCH, name, "status") for name in names}, {"Processed"})
+
+		# The helper finds the log drained and queues nothing more.
+		drop_queued_job(helper)
+		with patch.object(processing, "HELPER_DRAIN_BACKLOG", 2):
+			processing.drain_job()
+		self.assertEqual(frappe.cache.get_value(processing.DRAIN_JOB_KEY), helper)
 
 	def test_default_mapping_sends_out_types_to_out(self):
 		for minute, punch_type, log_type in (
