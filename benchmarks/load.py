@@ -53,10 +53,20 @@ def main(site: str, employees: int, days: int, timeout: float = 4 * 3600):
 		started = time.perf_counter()
 		names = start_load_for_all_devices(str(start_time), str(now_datetime()))
 		frappe.db.commit()  # the first pages are queued on commit
+		reported = started
 		while time.perf_counter() - started < timeout:
 			frappe.db.rollback()  # a fresh snapshot each poll
 			if not frappe.db.count(LOAD_REQUEST, {"name": ("in", names), "status": ("in", ACTIVE_STATUSES)}):
 				break
+			if time.perf_counter() - reported >= 60:
+				reported = time.perf_counter()
+				rows = frappe.db.sql(
+					"select sum(rows_received) from `tabCAMS Load Request` where name in %s", [names]
+				)[0][0]
+				elapsed = reported - started
+				print(
+					f"{elapsed:.0f} s: {rows} rows, {rows / elapsed:.1f} rows/s", file=sys.stderr, flush=True
+				)
 			time.sleep(0.5)
 		elapsed = time.perf_counter() - started
 	finally:

@@ -129,14 +129,12 @@ def drop_queued_job(job_id: str):
 
 
 def cleanup(devices: list[str], employees: list[str] = ()):
-	for device in devices:
-		for name in frappe.get_all(RAW_PUNCH, filters={"device": device}, pluck="name"):
-			frappe.delete_doc(RAW_PUNCH, name, force=True, ignore_permissions=True)
-		for name in frappe.get_all(DEVICE_EVENT, filters={"device": device}, pluck="name"):
-			frappe.delete_doc(DEVICE_EVENT, name, force=True, ignore_permissions=True)
-	for employee in employees:
-		for name in frappe.get_all(CHECKIN, filters={"employee": employee}, pluck="name"):
-			frappe.delete_doc(CHECKIN, name, force=True, ignore_permissions=True)
+	# Bulk deletes: these rows have no children, and delete_doc one by one took seconds a test.
+	if devices:
+		frappe.db.delete(RAW_PUNCH, {"device": ("in", devices)})
+		frappe.db.delete(DEVICE_EVENT, {"device": ("in", devices)})
+	if employees:
+		frappe.db.delete(CHECKIN, {"employee": ("in", list(employees))})
 	for device in devices:
 		frappe.delete_doc(DEVICE, device, force=True, ignore_permissions=True)
 	frappe.db.commit()  # nosemgrep
