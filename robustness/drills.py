@@ -20,10 +20,11 @@ from datetime import datetime, timedelta, timezone
 import frappe
 import psutil
 from frappe.installer import update_site_config
-from frappe.utils import add_to_date, now_datetime
+from frappe.utils import get_system_timezone, now_datetime
 
 from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, SETTINGS
 from cams_biometric.loads import ACTIVE_STATUSES, LOAD_REQUEST, resume_load
+from cams_biometric.protocol.logtime import parse_logtime, to_local_naive
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_punches, send_callbacks
 
 USERS = 50
@@ -237,14 +238,19 @@ def exactly_once(device: str, employees, expected: int) -> dict:
 	return {"punches": expected, "raw_rows": raw, "checkins": checkins, "doubled": doubled}
 
 
-def start_load(device: str, days: int) -> str:
-	now = now_datetime()
+def start_load(device: str, rows: list[dict]) -> str:
+	"""A load over the whole punch set: from a minute before its first punch until now.
+
+	(A range counted in days back from now left out the first day's early punches,
+	depending on the time of day the drill ran.)
+	"""
+	first = min(parse_logtime(row["LogTime"]) for row in rows)
 	doc = frappe.get_doc(
 		{
 			"doctype": LOAD_REQUEST,
 			"device": device,
-			"from_time": add_to_date(now, days=-days),
-			"to_time": now,
+			"from_time": to_local_naive(first - timedelta(minutes=1), get_system_timezone()),
+			"to_time": now_datetime(),
 		}
 	).insert()
 	frappe.db.commit()  # queues page 1
@@ -329,7 +335,7 @@ def drill_exactly_once(ctx) -> dict:
 		lambda: not frappe.db.count(RAW_PUNCH, {"device": device, "status": PENDING}), 600, "the drain"
 	)
 	ctx.gateway_for(device, token, rows)
-	name = start_load(device, days=11)
+	name = start_load(device, rows)
 	wait_until(lambda: load_record(name).status not in ACTIVE_STATUSES, 600, "the load")
 	load = load_tells_the_truth(name, len(rows), new=0)
 	result = exactly_once(device, ctx.employees.values(), len(rows))
@@ -377,7 +383,7 @@ def _load_with_a_fault(ctx, device: str, fault) -> dict:
 	gateway = ctx.gateway_for(device, token, rows)
 	gateway.always = {"delay": 0.4}  # a slow gateway, so the fault lands mid-load
 	ctx.workers.start(1)
-	name = start_load(device, days=10)
+	name = start_load(device, rows)
 	wait_until(lambda: (load_record(name).pages_fetched or 0) >= 5, 300, "five pages", scheduler_every=1e9)
 	at_page = load_record(name).pages_fetched
 	fault()
@@ -426,7 +432,7 @@ def drill_gateway_failing_pages(ctx) -> dict:
 	gateway.fail_at_offset(250, {"body": "garbage"})
 	gateway.fail_at_offset(400, *[{"http": 502}] * 6)  # a first try and 5 retries, all failing
 	ctx.workers.start(1)
-	name = start_load(device, days=5)
+	name = start_load(device, rows)
 	wait_until(lambda: load_record(name).status not in ACTIVE_STATUSES, 900, "the load to stop")
 	stopped = load_record(name)
 	check(stopped.status == "Partially Completed", f"the load ended {stopped.status}")
