@@ -23,7 +23,6 @@ SOURCE_CALLBACK = "Callback"
 SOURCE_LOADLOG = "LoadLog"
 
 CALLBACK_METHOD = "cams_biometric.api.callback"
-MANAGER_ROLES = ("System Manager", "HR Manager")
 
 # Log Settings must keep a punch at least as long as the gateway can send it again.
 MIN_RETENTION_DAYS = 31

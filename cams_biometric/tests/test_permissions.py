@@ -1,4 +1,5 @@
 import frappe
+from frappe.utils import add_to_date, now_datetime
 
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH, SETTINGS
 from cams_biometric.tests.utils import IntegrationTestCase, cleanup, make_device, post_callback, punch_body
@@ -54,12 +55,40 @@ class TestPermissions(IntegrationTestCase):
 			with self.assertRaises(frappe.PermissionError):
 				frappe.get_doc(DEVICE, self.stgid).check_permission("read")
 
+	def test_only_managers_edit_devices_and_settings_or_start_loads(self):
+		from cams_biometric.loads import start_load, start_load_for_all_devices
+
+		start, end = str(add_to_date(now_datetime(), days=-1)), str(now_datetime())
+		for user in (self.employee_user, make_user("HR User", "Employee")):
+			frappe.set_user(user)
+			for doctype, ptype in (
+				(DEVICE, "write"),
+				(DEVICE, "create"),
+				(SETTINGS, "write"),
+				("CAMS Load Request", "create"),
+			):
+				with self.subTest(user=user, doctype=doctype, ptype=ptype):
+					self.assertFalse(frappe.has_permission(doctype, ptype))
+			device = frappe.get_doc(DEVICE, self.stgid)
+			device.device_label = "Changed by someone who may not"
+			with self.assertRaises(frappe.PermissionError):
+				device.save()
+			with self.assertRaises(frappe.PermissionError):
+				start_load(self.stgid, start, end)
+			with self.assertRaises(frappe.PermissionError):
+				start_load_for_all_devices(start, end)
+		frappe.set_user("Administrator")
+		self.assertNotEqual(
+			frappe.db.get_value(DEVICE, self.stgid, "device_label"), "Changed by someone who may not"
+		)
+
 	def test_employee_cannot_reprocess(self):
 		from cams_biometric.api import reprocess
 
-		frappe.set_user(self.employee_user)
-		with self.assertRaises(frappe.PermissionError):
-			reprocess([self.raw])
+		for user in (self.employee_user, make_user("HR User", "Employee")):
+			frappe.set_user(user)
+			with self.assertRaises(frappe.PermissionError):
+				reprocess([self.raw])
 
 	def test_hr_manager_reviews_and_reprocesses(self):
 		from cams_biometric.api import reprocess
