@@ -20,11 +20,12 @@ from cams_biometric.constants import (
 	DUPLICATE,
 	ERROR,
 	PENDING,
+	RAW_PUNCH,
 	SETTINGS,
 	SOURCE_LOADLOG,
 	UNMAPPED,
 )
-from cams_biometric.ingest import store_punch, to_json
+from cams_biometric.ingest import raw_punch_values, store_punch, to_json
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol.logtime import from_local_naive
 
@@ -269,13 +270,14 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 			stop(doc, FAILED if not doc.pages_fetched else PARTIAL, error=describe(e))
 			return False
 
+	checkin_names = processing.reserve_checkin_names(len(unstored_rows(doc.device, page.rows, zone)))
 	# Lock the load while the page is stored, and make sure no other job (a recovery racing a
 	# worker thought lost) recorded this page meanwhile: the counts must add up once.
 	doc = frappe.get_doc(LOAD_REQUEST, name, for_update=True)
 	if doc.status not in ACTIVE_STATUSES or (doc.next_offset or 0) != offset:
 		frappe.db.rollback()
 		return False
-	counts = store_page(doc, page)
+	counts = store_page(doc, page, checkin_names)
 	page.stop_reason = cams.next_page_stop_reason(page)
 	doc.db_set(
 		{
@@ -305,7 +307,23 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 	return True
 
 
-def store_page(doc, page) -> dict:
+def unstored_rows(device: str, rows: list, zone: str) -> list:
+	"""The page's readable punches that are not in the raw log yet (one indexed query)."""
+	keys = {}
+	for row in rows:
+		values = raw_punch_values(device, row, zone)
+		if values["status"] == PENDING:
+			keys[values["punch_key"]] = row
+	if not keys:
+		return []
+	table = frappe.qb.DocType(RAW_PUNCH)
+	stored = set(
+		frappe.qb.from_(table).select(table.punch_key).where(table.punch_key.isin(list(keys))).run(pluck=True)
+	)
+	return [row for key, row in keys.items() if key not in stored]
+
+
+def store_page(doc, page, checkin_names: list[str] = ()) -> dict:
 	"""Store and process one page; counts every row once, as new, duplicate, unmapped or error."""
 	counts = {"new": 0, "duplicates": 0, "unmapped": 0, "errors": 0}
 	new_rows = []
@@ -324,7 +342,7 @@ def store_page(doc, page) -> dict:
 			counts["errors"] += 1
 		else:
 			new_rows.append(stored.name)
-	outcomes = processing.process_rows(new_rows, (PENDING,), commit=False)
+	outcomes = processing.process_rows(new_rows, (PENDING,), commit=False, checkin_names=checkin_names)
 	for name in new_rows:
 		# Processed, Ignored, or still Pending (integration switched off) count as new.
 		status = outcomes.get(name)

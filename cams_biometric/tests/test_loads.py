@@ -5,7 +5,7 @@ import frappe
 from frappe.utils import add_to_date, get_system_timezone, now_datetime
 from frappe.utils.background_jobs import get_job
 
-from cams_biometric import loads
+from cams_biometric import loads, processing
 from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol.logtime import from_local_naive, parse_logtime, to_local_naive
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, callback_body, generate_punches
@@ -108,6 +108,33 @@ class TestLoadPunchlog(IntegrationTestCase):
 		self.assertEqual(again.status, "Completed")
 		self.assertEqual((again.rows_received, again.new_punches, again.duplicates), (144, 0, 144))
 		self.assertEqual(self.checkins(), 144)
+
+	def test_checkins_take_names_reserved_before_the_page_transaction(self):
+		reserved = []
+
+		def reserve(count):
+			reserved.append(count)
+			names = real_reserve(count)
+			reserved.extend(names)
+			return names
+
+		real_reserve = processing.reserve_checkin_names
+		# 30 punches arrive by callback first: a page reserves names only for what is new.
+		for row in self.punches[:30]:
+			post_callback(callback_body(row, self.token), stgid=self.stgid)
+		with patch.object(processing, "reserve_checkin_names", side_effect=reserve):
+			load = self.run_to_end(self.start())
+		self.assertEqual((load.new_punches, load.duplicates), (114, 30))
+		counts = [entry for entry in reserved if isinstance(entry, int)]
+		names = [entry for entry in reserved if isinstance(entry, str)]
+		self.assertEqual(counts, [20, 50, 44])
+		made_by_load = frappe.get_all(
+			RAW_PUNCH,
+			filters={"device": self.stgid, "source": "LoadLog"},
+			pluck="employee_checkin",
+		)
+		self.assertEqual(sorted(made_by_load), sorted(names))
+		self.assertTrue(all(name.startswith("EMP-CKIN-") for name in names))
 
 	def test_punches_that_came_by_callback_are_not_doubled(self):
 		for row in self.punches[:30]:

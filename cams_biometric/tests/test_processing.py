@@ -98,6 +98,24 @@ class TestProcessing(IntegrationTestCase):
 			processing.drain_job()
 		self.assertEqual(frappe.cache.get_value(processing.DRAIN_JOB_KEY), helper)
 
+	def test_reserved_checkin_names_follow_the_hrms_series(self):
+		reserved = processing.reserve_checkin_names(3)
+		self.assertEqual(len(set(reserved)), 3)
+		numbers = [int(name.rsplit("-", 1)[1]) for name in reserved]
+		self.assertEqual(numbers, list(range(numbers[0], numbers[0] + 3)))
+		# The series has moved past them: a checkin HRMS names itself comes after.
+		later = frappe.get_doc(
+			{
+				"doctype": CHECKIN,
+				"employee": self.employee,
+				"time": "2024-09-22 09:00:00",
+				"log_type": "IN",
+			}
+		).insert()
+		self.assertTrue(later.name.startswith(reserved[0].rsplit("-", 1)[0]))
+		self.assertGreater(int(later.name.rsplit("-", 1)[1]), numbers[-1])
+		self.assertEqual(processing.reserve_checkin_names(0), [])
+
 	def test_default_mapping_sends_out_types_to_out(self):
 		for minute, punch_type, log_type in (
 			(0, "BreakOut", "OUT"),
