@@ -53,20 +53,27 @@ def main(site: str, employees: int, days: int, timeout: float = 4 * 3600):
 		started = time.perf_counter()
 		names = start_load_for_all_devices(str(start_time), str(now_datetime()))
 		frappe.db.commit()  # the first pages are queued on commit
-		reported = started
+		reported, rows_reported = started, 0
 		while time.perf_counter() - started < timeout:
 			frappe.db.rollback()  # a fresh snapshot each poll
 			if not frappe.db.count(LOAD_REQUEST, {"name": ("in", names), "status": ("in", ACTIVE_STATUSES)}):
 				break
 			if time.perf_counter() - reported >= 60:
-				reported = time.perf_counter()
-				rows = frappe.db.sql(
-					"select sum(rows_received) from `tabCAMS Load Request` where name in %s", [names]
-				)[0][0]
-				elapsed = reported - started
-				print(
-					f"{elapsed:.0f} s: {rows} rows, {rows / elapsed:.1f} rows/s", file=sys.stderr, flush=True
+				# The rate of the last minute too, to see whether pages slow down as tables grow.
+				rows = int(
+					frappe.db.sql(
+						"select sum(rows_received) from `tabCAMS Load Request` where name in %s", [names]
+					)[0][0]
+					or 0
 				)
+				now_s = time.perf_counter()
+				print(
+					f"{now_s - started:.0f} s: {rows} rows, {rows / (now_s - started):.1f} rows/s overall, "
+					f"{(rows - rows_reported) / (now_s - reported):.1f} in the last minute",
+					file=sys.stderr,
+					flush=True,
+				)
+				reported, rows_reported = now_s, rows
 			time.sleep(0.5)
 		elapsed = time.perf_counter() - started
 	finally:

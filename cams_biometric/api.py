@@ -1,6 +1,7 @@
 """HTTP endpoints. The callback stays thin: authenticate, store, answer, queue."""
 
 import json
+from datetime import timedelta
 
 import frappe
 from frappe import _
@@ -8,7 +9,7 @@ from frappe.utils import cint, now_datetime
 from werkzeug.wrappers import Response
 
 from cams_biometric import processing
-from cams_biometric.auth import Authenticated, AuthenticationFailed, authenticate
+from cams_biometric.auth import Authenticated, AuthenticationFailed, Device, authenticate
 from cams_biometric.constants import DEVICE, PENDING, RAW_PUNCH, SOURCE_CALLBACK
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
@@ -19,6 +20,10 @@ from cams_biometric.protocol.payload import PayloadError, read_callback, redact
 # addresses, so limiting by address alone would drop real punches.
 AUTH_FAILURE_LIMIT = 20
 AUTH_FAILURE_WINDOW = 60  # seconds
+
+# A device's Last Punch Received is written at most this often: writing it on every punch
+# queued a device's concurrent callbacks behind its row lock.
+LAST_PUNCH_INTERVAL = 60  # seconds
 
 
 def _reply(status: int, body: bytes | dict) -> Response:
@@ -87,9 +92,7 @@ def store(sender: Authenticated):
 			operation_id=event.operation_id,
 		)
 		if stored.created:
-			frappe.db.set_value(
-				DEVICE, device.name, "last_punch_received", now_datetime(), update_modified=False
-			)
+			_note_last_punch(device)
 			if stored.status == PENDING:
 				processing.enqueue_drain()
 	else:
@@ -100,6 +103,14 @@ def store(sender: Authenticated):
 		frappe.db.set_value(
 			DEVICE, device.name, "aes_key_derivation", sender.aes_key_derivation, update_modified=False
 		)
+
+
+def _note_last_punch(device: Device):
+	now = now_datetime()
+	last = device.last_punch_received
+	if last and timedelta(0) <= now - last < timedelta(seconds=LAST_PUNCH_INTERVAL):
+		return
+	frappe.db.set_value(DEVICE, device.name, "last_punch_received", now, update_modified=False)
 
 
 @frappe.whitelist(methods=["POST"])

@@ -2,6 +2,7 @@
 
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 
 import frappe
 from frappe.utils.password import get_decrypted_password
@@ -23,6 +24,7 @@ class Device:
 	aes_key_derivation: str | None
 	auth_token: str | None
 	security_key: str | None
+	last_punch_received: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 			table.modified,
 			table.serial_number,
 			table.aes_key_derivation,
+			table.last_punch_received,
 		)
 		.where(table.enabled == 1)
 		.orderby(table.name)
@@ -76,6 +79,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 				aes_key_derivation=row.aes_key_derivation or None,
 				auth_token=token,
 				security_key=security_key,
+				last_punch_received=row.last_punch_received,
 			)
 		)
 	return devices

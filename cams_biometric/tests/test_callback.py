@@ -6,7 +6,7 @@ import frappe
 from frappe.utils import get_system_timezone
 from frappe.utils.background_jobs import get_job
 
-from cams_biometric import processing
+from cams_biometric import api, processing
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH
 from cams_biometric.protocol import aes
 from cams_biometric.protocol.logtime import parse_logtime, to_local_naive
@@ -59,6 +59,26 @@ class TestCallback(IntegrationTestCase):
 		job = get_job(frappe.cache.get_value(processing.DRAIN_JOB_KEY))
 		self.assertIsNotNone(job, "the callback must queue a drain job after commit")
 		self.assertEqual(job.kwargs["method"], "cams_biometric.processing.drain_job")
+
+	def test_last_punch_received_is_written_at_most_once_a_minute(self):
+		def post_new_punch(second: int):
+			body = punch_body(self.token, "2", DEVICE_TIME + timedelta(seconds=second))
+			self.assertEqual(post_callback(body, stgid=self.stgid).get_data(), DONE)
+			return frappe.db.get_value(DEVICE, self.stgid, "last_punch_received")
+
+		def store_last_punch_received(value):
+			frappe.db.set_value(DEVICE, self.stgid, "last_punch_received", value, update_modified=False)
+
+		first = post_new_punch(0)
+		self.assertIsNotNone(first)
+		self.assertEqual(post_new_punch(1), first, "written again within the minute")
+
+		store_last_punch_received(first - timedelta(seconds=api.LAST_PUNCH_INTERVAL + 1))
+		self.assertGreaterEqual(post_new_punch(2), first)
+
+		# A time ahead of now (the server clock went back) does not stop the writes.
+		store_last_punch_received(first + timedelta(days=1))
+		self.assertLess(post_new_punch(3), first + timedelta(days=1))
 
 	def test_without_stgid_the_serial_number_or_token_finds_the_device(self):
 		self.assertEqual(post_callback(punch_body(self.token, "3", DEVICE_TIME)).get_data(), DONE)

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 import frappe
 
 from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, UNMAPPED
+from cams_biometric.install import CHECKIN_INDEX, drop_checkin_index
+from cams_biometric.patches import add_checkin_employee_time_index
 from cams_biometric.tests.utils import (
 	IntegrationTestCase,
 	cleanup,
@@ -47,6 +49,24 @@ class TestHotPathIndexes(IntegrationTestCase):
 			self.assert_indexed(hot_path_queries(raw_punch, employee))
 		finally:
 			cleanup([stgid], [employee])
+
+	def test_checkins_are_indexed_by_employee_and_time(self):
+		query = f"select name from `tab{CHECKIN}` where employee = 'HR-EMP-00001' and time = now()"
+
+		def possible_keys() -> list[str]:
+			[plan] = frappe.db.sql(f"explain {query}", as_dict=True)
+			return (plan.possible_keys or "").split(",")
+
+		self.assertIn(CHECKIN_INDEX, possible_keys(), "after_install adds the index")
+		try:
+			drop_checkin_index()
+			self.assertNotIn(CHECKIN_INDEX, possible_keys())
+			drop_checkin_index()  # uninstalling a site that never had it
+		finally:
+			add_checkin_employee_time_index.execute()  # the patch, for sites installed before
+		self.assertIn(CHECKIN_INDEX, possible_keys())
+		add_checkin_employee_time_index.execute()  # a second run changes nothing
+		self.assertEqual(possible_keys().count(CHECKIN_INDEX), 1)
 
 	def assert_indexed(self, queries: dict[str, str]):
 		for label, query in queries.items():
