@@ -5,16 +5,23 @@
     both tables the hot path reads grow together.
 `explain`: prints, for each query on the hot path, the index MariaDB would use and the rows
     it expects to read; a query that reads a share of the table shows up here first.
+`lookup [N]`: times N "checkin of this employee at this instant" lookups (the duplicate
+    check every new checkin makes twice, ours and HRMS') with the app's (employee, time)
+    index and, dropped for the measurement and added back, without it.
 """
 
 import json
+import random
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe.utils import get_system_timezone, now_datetime
 
 from cams_biometric.constants import CHECKIN, PROCESSED, RAW_PUNCH, SOURCE_CALLBACK
+from cams_biometric.install import add_checkin_index, drop_checkin_index
+from cams_biometric.processing import _checkin_at
 from cams_biometric.protocol.logtime import format_logtime, to_local_naive
 from cams_biometric.protocol.payload import punch_key
 from cams_biometric.tests.test_indexes import hot_path_queries
@@ -97,10 +104,49 @@ def explain() -> list[dict]:
 	return plans
 
 
+def lookup(count: int = 2000) -> dict:
+	employees = frappe.get_all("Employee", filters={"attendance_device_id": ("like", "B%")}, pluck="name")
+	checkins = list(
+		frappe.get_all(
+			CHECKIN,
+			filters={"employee": ("in", employees)},
+			fields=["employee", "time"],
+			order_by="creation desc",
+			limit=count,
+			as_list=True,
+		)
+	)
+	random.Random(4).shuffle(checkins)
+	# The history each lookup searches: the checkins of the employees it looks up.
+	looked_up = {employee for employee, _at in checkins}
+	per_employee = frappe.db.count(CHECKIN, {"employee": ("in", list(looked_up))}) / max(len(looked_up), 1)
+
+	def timed() -> float:
+		started = time.perf_counter()
+		for employee, at in checkins:
+			_checkin_at(employee, at)
+		return (time.perf_counter() - started) / len(checkins) * 1000
+
+	with_index = timed()
+	drop_checkin_index()
+	try:
+		without_index = timed()
+	finally:
+		add_checkin_index()
+	return {
+		"lookups": len(checkins),
+		"checkins_per_employee": round(per_employee, 1),
+		"ms_with_index": round(with_index, 3),
+		"ms_without_index": round(without_index, 3),
+	}
+
+
 if __name__ == "__main__":
 	frappe.init(site=sys.argv[1])
 	frappe.connect()
 	if sys.argv[2] == "seed":
 		seed(int(sys.argv[3]), int(sys.argv[4]))
+	elif sys.argv[2] == "lookup":
+		print(json.dumps(lookup(*map(int, sys.argv[3:4]))))
 	else:
 		print(json.dumps(explain()))

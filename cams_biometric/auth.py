@@ -24,7 +24,7 @@ class Device:
 	aes_key_derivation: str | None
 	auth_token: str | None
 	security_key: str | None
-	last_punch_received: datetime | None = None
+	last_punch_received: datetime | None
 
 
 @dataclass(frozen=True)

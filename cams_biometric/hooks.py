@@ -11,6 +11,7 @@ before_install = "cams_biometric.install.before_install"
 after_install = "cams_biometric.install.after_install"
 after_migrate = "cams_biometric.install.after_migrate"
 before_uninstall = "cams_biometric.install.before_uninstall"
+after_uninstall = "cams_biometric.install.after_uninstall"
 before_tests = "cams_biometric.install.before_tests"
 
 doc_events = {

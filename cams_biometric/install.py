@@ -2,6 +2,7 @@ import frappe
 
 from cams_biometric.constants import CHECKIN, DEVICE, LOG_DOCTYPES, SETTINGS
 
+APP = "cams_biometric"
 PASSWORD_DOCTYPES = (DEVICE,)
 
 # HRMS indexes Employee Checkin by employee alone, and every checkin we make looks for one
@@ -58,7 +59,14 @@ def before_uninstall():
 		frappe.db.delete("Scheduled Job Type", {"name": ("in", jobs)})
 	# Device tokens and keys live in __Auth, which dropping the doctype leaves behind.
 	frappe.db.delete("__Auth", {"doctype": ("in", PASSWORD_DOCTYPES)})
-	drop_checkin_index()
+
+
+def after_uninstall():
+	# Not in before_uninstall: DDL commits, and `uninstall-app --dry-run` runs both hooks,
+	# so it would make the dry run's deletes above permanent. Only a real uninstall gets here
+	# with the app gone from the site's list.
+	if APP not in frappe.get_installed_apps():
+		drop_checkin_index()
 
 
 def before_tests():

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import frappe
 
 from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, UNMAPPED
-from cams_biometric.install import CHECKIN_INDEX, drop_checkin_index
+from cams_biometric.install import CHECKIN_INDEX, after_uninstall, drop_checkin_index
 from cams_biometric.patches import add_checkin_employee_time_index
 from cams_biometric.tests.utils import (
 	IntegrationTestCase,
@@ -58,6 +58,8 @@ class TestHotPathIndexes(IntegrationTestCase):
 			return (plan.possible_keys or "").split(",")
 
 		self.assertIn(CHECKIN_INDEX, possible_keys(), "after_install adds the index")
+		after_uninstall()  # as `uninstall-app --dry-run` calls it, with the app still installed
+		self.assertIn(CHECKIN_INDEX, possible_keys(), "a dry run keeps the index")
 		try:
 			drop_checkin_index()
 			self.assertNotIn(CHECKIN_INDEX, possible_keys())
