@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from cams_biometric import processing
 from cams_biometric.auth import Authenticated, AuthenticationFailed, Device, authenticate
-from cams_biometric.constants import DEVICE, PENDING, RAW_PUNCH, SOURCE_CALLBACK
+from cams_biometric.constants import CALLBACK_METHOD, DEVICE, PENDING, RAW_PUNCH, SOURCE_CALLBACK
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.payload import PayloadError, read_callback, redact
@@ -76,6 +76,44 @@ def callback() -> Response:
 		frappe.log_error(title="CAMS callback could not be stored", reference_doctype=DEVICE)
 		return _error(503, _("The callback could not be stored just now; send it again later"))
 	return _reply(200, c.CALLBACK_DONE)
+
+
+def after_request(response: Response | None = None, request=None):
+	"""Give a body labelled application/json that is not a JSON object our 400, not Frappe's.
+
+	Frappe v15 parses such a body before any app code runs (before_request hooks included)
+	and answers 500 with its traceback when it is not JSON, or 417 when it is not an object
+	or a list. The gateway and a hostile caller get a reason instead, like every other
+	unreadable body. Frappe still records its Error Log; `auth.redact_error_log` keeps
+	device secrets out of it.
+	"""
+	if (
+		response is None
+		or request is None
+		or response.status_code not in (417, 500)
+		or not request.path.startswith("/api/")
+		or not request.path.rstrip("/").endswith(f"/method/{CALLBACK_METHOD}")
+		or not request.is_json
+		or _is_json_object(request.get_data(as_text=True))
+	):
+		return
+	response.status_code = 400
+	response.content_type = "application/json"
+	response.set_data(
+		json.dumps(
+			{
+				"status": "error",
+				"message": _("The body is labelled application/json but is not a JSON object"),
+			}
+		)
+	)
+
+
+def _is_json_object(text: str) -> bool:
+	try:
+		return isinstance(json.loads(text), dict | list)
+	except (ValueError, RecursionError):  # not JSON; nested too deep for the parser
+		return False
 
 
 def store(sender: Authenticated):

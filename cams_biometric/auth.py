@@ -137,3 +137,39 @@ def authenticate(body: bytes, service_tag_id: str | None) -> Authenticated:
 		if token and _token_fits(device, token, _serial_number(doc)):
 			return Authenticated(device, doc, derivation)
 	raise AuthenticationFailed
+
+
+# Shorter values would mangle the log more than they protect.
+MIN_REDACTED_LENGTH = 6
+REDACTED = "********"
+
+
+def redact_error_log(doc, method=None):
+	"""Error Log before_insert: no device token or security key stays in a logged error.
+
+	Frappe logs some request failures with the request body among the traceback's
+	variables (a callback body labelled JSON that is not, for one), where a token can sit.
+	"""
+	try:
+		secrets = _all_device_secrets()
+	except Exception:
+		return  # never stop an error from being logged (e.g. before our tables exist)
+	for field in ("method", "error"):
+		text = doc.get(field)
+		if not text:
+			continue
+		for secret in secrets:
+			text = text.replace(secret, REDACTED)
+		doc.set(field, text)
+
+
+def _all_device_secrets() -> list[str]:
+	table = frappe.qb.DocType(DEVICE)
+	rows = frappe.qb.from_(table).select(table.name, table.modified).run(as_dict=True)
+	secrets = []
+	for row in rows:
+		for secret in _device_secrets(row.name, row.modified):
+			if secret and len(secret) >= MIN_REDACTED_LENGTH:
+				secrets.append(secret)
+	# Longest first, so a secret that contains another is not left half-replaced.
+	return sorted(secrets, key=len, reverse=True)

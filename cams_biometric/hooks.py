@@ -19,7 +19,13 @@ doc_events = {
 		# A new attendance_device_id picks up the punches that were waiting for it.
 		"on_update": "cams_biometric.processing.on_employee_update",
 	},
+	"Error Log": {
+		"before_insert": "cams_biometric.auth.redact_error_log",
+	},
 }
+
+# Frappe answers a callback body labelled JSON that is not with its own 500 and traceback.
+after_request = ["cams_biometric.api.after_request"]
 
 scheduler_events = {
 	"cron": {

@@ -3,10 +3,12 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import frappe
+from frappe.deferred_insert import save_to_db
 from frappe.utils import get_system_timezone
 from frappe.utils.background_jobs import get_job
 
 from cams_biometric import api, processing
+from cams_biometric.auth import REDACTED
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH
 from cams_biometric.protocol import aes
 from cams_biometric.protocol.logtime import parse_logtime, to_local_naive
@@ -156,6 +158,35 @@ class TestCallback(IntegrationTestCase):
 				self.assertEqual(response.status_code, 400)
 				self.assertIn(reason, response.get_data())
 		self.assertEqual(raw_rows(self.stgid), [])
+
+	def test_bodies_labelled_json_that_are_not_get_our_400_and_no_traceback(self):
+		# Frappe parses these before the app runs; see api.after_request.
+		truncated = json.dumps(punch_body(self.token, "9", DEVICE_TIME)).encode()[:-20]
+		encrypted = aes.encrypt(json.dumps(punch_body(self.token, "9", DEVICE_TIME)), "k" * 16, "raw")
+		for body in (truncated, b"{not json", encrypted, b'"a string"', b"42", b"null", b"[" * 5000):
+			with self.subTest(body=body[:30]):
+				response = post_callback(body, stgid=self.stgid, content_type="application/json")
+				self.assertEqual(response.status_code, 400)
+				answer = response.get_data()
+				self.assertIn(b"labelled application/json but is not a JSON object", answer)
+				self.assertNotIn(b"Traceback", answer)
+				self.assertNotIn(self.token.encode(), answer)
+		self.assertEqual(raw_rows(self.stgid), [])
+
+		# Frappe logs its failure; the device token is not in what it logged.
+		save_to_db()
+		logs = frappe.get_all("Error Log", filters={"error": ("like", "%make_form_dict%")}, pluck="error")
+		self.assertTrue(logs)
+		self.assertFalse([error for error in logs if self.token in error])
+
+	def test_error_logs_never_keep_a_device_secret(self):
+		_stgid, token = self.device(security_key="a device security key")
+		log = frappe.log_error("CAMS test", f"body: {token} and a device security key, {self.token}")
+		error = frappe.db.get_value("Error Log", log.name, "error")
+		self.assertNotIn(token, error)
+		self.assertNotIn(self.token, error)
+		self.assertNotIn("a device security key", error)
+		self.assertEqual(error.count(REDACTED), 3)
 
 	def test_bad_punch_data_is_accepted_and_recorded_as_error(self):
 		body = punch_body(self.token, "9", "2024-13-45 99:00:00 GMT +0300")
