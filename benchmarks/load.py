@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 
 import frappe
+from frappe.installer import update_site_config
 from frappe.utils import add_to_date, get_system_timezone, now_datetime
 
 from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
@@ -45,6 +46,9 @@ def main(site: str, employees: int, days: int, timeout: float = 4 * 3600):
 	frappe.db.set_value("CAMS Biometric Device", {"name": ("not like", "BENCH%")}, "enabled", 0)
 	endpoint_before = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
 	frappe.db.set_single_value(SETTINGS, "restful_endpoint", server.url)
+	# The workers read site config: the simulator speaks http on loopback.
+	http_before = frappe.conf.get("cams_biometric_allow_http_endpoint")
+	update_site_config("cams_biometric_allow_http_endpoint", 1)
 	frappe.db.delete(LOAD_REQUEST, {"device": ("like", "BENCH%")})
 	frappe.db.commit()
 	try:
@@ -79,6 +83,7 @@ def main(site: str, employees: int, days: int, timeout: float = 4 * 3600):
 	finally:
 		server.stop()
 		frappe.db.set_single_value(SETTINGS, "restful_endpoint", endpoint_before)
+		update_site_config("cams_biometric_allow_http_endpoint", http_before or "None")
 		frappe.db.set_value("CAMS Biometric Device", {"name": ("in", enabled_before)}, "enabled", 1)
 		frappe.db.commit()
 

@@ -8,22 +8,24 @@ from frappe import _
 from frappe.utils import cint, now_datetime
 from werkzeug.wrappers import Response
 
-from cams_biometric import processing
-from cams_biometric.auth import Authenticated, AuthenticationFailed, Device, authenticate
-from cams_biometric.constants import CALLBACK_METHOD, DEVICE, PENDING, RAW_PUNCH, SOURCE_CALLBACK
+from cams_biometric import auth_failures, processing
+from cams_biometric.auth import UNKNOWN_DEVICE, Authenticated, AuthenticationFailed, Device, authenticate
+from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
+	ignored_punches,
+)
+from cams_biometric.constants import CALLBACK_METHOD, DEVICE, PENDING, RAW_PUNCH, SETTINGS, SOURCE_CALLBACK
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.payload import PayloadError, read_callback, redact
 
-# Failed authentications allowed per address and window before answers turn to 429.
-# Valid bodies are never limited: the gateway sends every device's punches from a few
-# addresses, so limiting by address alone would drop real punches.
-AUTH_FAILURE_LIMIT = 20
-AUTH_FAILURE_WINDOW = 60  # seconds
-
 # A device's Last Punch Received is written at most this often: writing it on every punch
 # queued a device's concurrent callbacks behind its row lock.
 LAST_PUNCH_INTERVAL = 60  # seconds
+
+# Frappe's deferred Error Logs wait in this Redis list until the scheduler inserts them.
+DEFERRED_ERROR_LOGS = "insert_queue_for_Error Log"
+# How far back from the list's end to look for the Error Log of this very request.
+DEFERRED_ERROR_LOG_SCAN = 50
 
 
 def _reply(status: int, body: bytes | dict) -> Response:
@@ -36,16 +38,6 @@ def _error(status: int, message: str) -> Response:
 	return _reply(status, {"status": "error", "message": message})
 
 
-def _too_many_failures(address: str) -> bool:
-	"""Count a failed authentication from ``address``; True once it is over the limit."""
-	limit = cint(frappe.conf.get("cams_auth_failure_limit")) or AUTH_FAILURE_LIMIT
-	key = frappe.cache.make_key(f"cams_biometric:auth_failures:{address}")
-	failures = frappe.cache.incr(key)
-	if failures == 1:
-		frappe.cache.expire(key, AUTH_FAILURE_WINDOW)
-	return failures > limit
-
-
 @frappe.whitelist(allow_guest=True, methods=["POST"])
 def callback() -> Response:
 	"""The URL pasted into the CAMS API Monitor; every callback event arrives here.
@@ -54,17 +46,29 @@ def callback() -> Response:
 	transaction commits before the response leaves), also for punches whose data is bad:
 	their raw row says why, and the gateway stops resending them.
 	"""
+	return handle_callback(frappe.request)
+
+
+def handle_callback(request, labelled_json: bool = False) -> Response:
+	"""Authenticate, store and answer one callback body; the caller commits."""
 	# The raw body: Frappe HTML-sanitises guest form values, and AES bodies are not JSON.
-	body = frappe.request.get_data(cache=True)
+	body = request.get_data(cache=True)
 	if len(body) > c.MAX_CALLBACK_BYTES:
 		return _error(413, _("The body is larger than {0} bytes").format(c.MAX_CALLBACK_BYTES))
 
+	stgid = request.args.get(c.STGID_PARAM)
 	try:
-		sender = authenticate(body, frappe.request.args.get(c.STGID_PARAM))
+		sender = authenticate(body, stgid)
 	except PayloadError as e:
+		if labelled_json:
+			return _error(
+				400, _("The body is labelled application/json but is not a JSON object ({0})").format(e)
+			)
 		return _error(400, str(e))
-	except AuthenticationFailed:
-		if _too_many_failures(frappe.local.request_ip or "unknown"):
+	except AuthenticationFailed as e:
+		if stgid and e.reason != UNKNOWN_DEVICE:  # the failure has a device to be shown on
+			auth_failures.record_device_failure(stgid.strip(), e.reason)
+		if auth_failures.too_many_failures(auth_failures.client_address(request)):
 			return _error(429, _("Too many failed authentications from this address; try again later"))
 		return _error(401, _("Authentication failed"))
 
@@ -79,33 +83,40 @@ def callback() -> Response:
 
 
 def after_request(response: Response | None = None, request=None):
-	"""Give a body labelled application/json that is not a JSON object our 400, not Frappe's.
+	"""Handle a callback body labelled application/json that Frappe could not parse.
 
-	Frappe v15 parses such a body before any app code runs (before_request hooks included)
-	and answers 500 with its traceback when it is not JSON, or 417 when it is not an object
-	or a list. The gateway and a hostile caller get a reason instead, like every other
-	unreadable body. Frappe still records its Error Log; `auth.redact_error_log` keeps
-	device secrets out of it.
+	Frappe v15 parses such a body before any app code runs and fails on it (500, or 417 for
+	a JSON scalar), yet the vendor labels every body application/json, AES ciphertext
+	included. The request is initialised and the database connected by then, so the body
+	goes through the same authenticate → store → answer path here, and Frappe's Error Log
+	of its own failure is withdrawn: the body was answered, nothing failed.
 	"""
-	if (
-		response is None
-		or request is None
-		or response.status_code not in (417, 500)
-		or not request.path.startswith("/api/")
-		or not request.path.rstrip("/").endswith(f"/method/{CALLBACK_METHOD}")
-		or not request.is_json
-		or _is_json_object(request.get_data(as_text=True))
-	):
+	if not _is_unparsed_callback(response, request):
 		return
-	response.status_code = 400
-	response.content_type = "application/json"
-	response.set_data(
-		json.dumps(
-			{
-				"status": "error",
-				"message": _("The body is labelled application/json but is not a JSON object"),
-			}
-		)
+	try:
+		answer = handle_callback(request, labelled_json=True)
+		# Frappe has ended the request's transaction before after_request hooks run.
+		frappe.db.commit()  # nosemgrep
+	except Exception:
+		frappe.db.rollback()
+		frappe.log_error(title="CAMS callback could not be stored", reference_doctype=DEVICE)
+		answer = _error(503, _("The callback could not be stored just now; send it again later"))
+	_withdraw_frappe_error_log()
+	response.status_code = answer.status_code
+	response.content_type = answer.content_type
+	response.set_data(answer.get_data())
+
+
+def _is_unparsed_callback(response: Response | None, request) -> bool:
+	return bool(
+		response is not None
+		and request is not None
+		and response.status_code in (417, 500)
+		and request.method == "POST"
+		and request.path.startswith("/api/")
+		and request.path.rstrip("/").endswith(f"/method/{CALLBACK_METHOD}")
+		and request.is_json
+		and not _is_json_object(request.get_data(as_text=True))
 	)
 
 
@@ -114,6 +125,26 @@ def _is_json_object(text: str) -> bool:
 		return isinstance(json.loads(text), dict | list)
 	except (ValueError, RecursionError):  # not JSON; nested too deep for the parser
 		return False
+
+
+def _withdraw_frappe_error_log():
+	"""Take back the deferred Error Log Frappe queued for its failure to parse this body.
+
+	It waits in Redis until the scheduler inserts it. Any record of a callback body that
+	make_form_dict could not parse is one this hook answered, so removing the newest such
+	one is right even when two requests race. Best effort: one the scheduler took already
+	stays an Error Log, with device secrets redacted (auth.redact_error_log).
+	"""
+	key = frappe.cache.make_key(DEFERRED_ERROR_LOGS)
+	try:
+		records = frappe.cache.lrange(DEFERRED_ERROR_LOGS, -DEFERRED_ERROR_LOG_SCAN, -1) or []
+		for raw in reversed(records):
+			error = (json.loads(raw) or {}).get("error") or ""
+			if "make_form_dict" in error and CALLBACK_METHOD in error:
+				frappe.cache.lrem(key, 1, raw)
+				return
+	except Exception:
+		frappe.logger("cams_biometric").warning("Could not withdraw Frappe's Error Log of a callback")
 
 
 def store(sender: Authenticated):
@@ -136,11 +167,15 @@ def store(sender: Authenticated):
 	else:
 		store_event(device.name, event, raw_json)
 
+	# Written only when they change. update_modified=False: `modified` keys the worker's
+	# cache of decrypted secrets.
+	changes = {}
 	if sender.aes_key_derivation and sender.aes_key_derivation != device.aes_key_derivation:
-		# update_modified=False: `modified` keys the worker's cache of decrypted secrets.
-		frappe.db.set_value(
-			DEVICE, device.name, "aes_key_derivation", sender.aes_key_derivation, update_modified=False
-		)
+		changes["aes_key_derivation"] = sender.aes_key_derivation
+	if sender.serial_mismatch != device.reported_serial_number:
+		changes["reported_serial_number"] = sender.serial_mismatch
+	if changes:
+		frappe.db.set_value(DEVICE, device.name, changes, update_modified=False)
 
 
 def _note_last_punch(device: Device):
@@ -153,7 +188,7 @@ def _note_last_punch(device: Device):
 
 @frappe.whitelist(methods=["POST"])
 def reprocess(names: list[str] | str) -> dict:
-	"""Try again to turn Pending, Unmapped and Error raw punches into Employee Checkins."""
+	"""Try again to turn Pending, Unmapped, Error and Ignored raw punches into Employee Checkins."""
 	# The doctype's permissions decide (frappe.only_for is skipped in tests, so never tested).
 	frappe.has_permission(RAW_PUNCH, "write", throw=True)
 	if isinstance(names, str):
@@ -163,7 +198,29 @@ def reprocess(names: list[str] | str) -> dict:
 	for name in names:
 		frappe.get_doc(RAW_PUNCH, name).check_permission("write")
 
+	return _reprocess(names)
+
+
+@frappe.whitelist(methods=["POST"])
+def reprocess_ignored(args: dict | str) -> dict:
+	"""The settings' offer once a punch type is switched back on: reprocess its Ignored punches.
+
+	``args`` is {"punch_types": [...]}, as msgprint's server action sends it.
+	"""
+	frappe.has_permission(RAW_PUNCH, "write", throw=True)
+	punch_types = frappe.parse_json(args).get("punch_types") if args else None
+	if not isinstance(punch_types, list) or not all(isinstance(t, str) for t in punch_types):
+		frappe.throw(_("Pass the punch types whose Ignored punches to reprocess"))
+	retention = frappe.db.get_single_value(SETTINGS, "raw_log_retention_days")
+	names = ignored_punches(punch_types, cint(retention))
+	if not names:
+		frappe.msgprint(_("There are no Ignored punches of {0} to reprocess.").format(", ".join(punch_types)))
+	return _reprocess(names)
+
+
+def _reprocess(names: list[str]) -> dict:
 	if len(names) <= processing.INLINE_REPROCESS_LIMIT:
 		return {"queued": False, "outcomes": processing.reprocess_rows(names)}
 	processing.enqueue_reprocess(names)
+	frappe.msgprint(_("{0} punches are being reprocessed in the background.").format(len(names)), alert=True)
 	return {"queued": True, "count": len(names)}

@@ -14,13 +14,26 @@ from cams_biometric.protocol.payload import PayloadError, find_auth_token, load_
 
 
 class AuthenticationFailed(Exception):
-	"""No enabled device sent this body. Deliberately says nothing more."""
+	"""No enabled device sent this body. The caller is told nothing more; ``reason`` (one of
+	the constants below) goes on the device's record of failures, never the body or token."""
+
+	def __init__(self, reason: str):
+		super().__init__(reason)
+		self.reason = reason
+
+
+WRONG_TOKEN = "Wrong or missing AuthToken"
+SERIAL_OF_ANOTHER_DEVICE = "SerialNumber of another registered device"
+NO_KEY_OPENS = "No security key opens the encrypted body"
+DEVICE_DISABLED = "Device disabled"
+UNKNOWN_DEVICE = "No device has this Service Tag ID"  # nothing to record it on
 
 
 @dataclass(frozen=True)
 class Device:
 	name: str  # the Service Tag ID
 	serial_number: str | None
+	reported_serial_number: str | None
 	aes_key_derivation: str | None
 	auth_token: str | None
 	security_key: str | None
@@ -32,6 +45,9 @@ class Authenticated:
 	device: Device
 	doc: dict
 	aes_key_derivation: str | None  # set when the body was encrypted
+	# The body's SerialNumber when it is not the one registered on the device (a typo, a
+	# replaced board): the punch is taken, and the device shows the mismatch.
+	serial_mismatch: str | None = None
 
 
 # Decrypted secrets per site and device, valid while the device's `modified` is unchanged
@@ -60,6 +76,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 			table.name,
 			table.modified,
 			table.serial_number,
+			table.reported_serial_number,
 			table.aes_key_derivation,
 			table.last_punch_received,
 		)
@@ -76,6 +93,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 			Device(
 				name=row.name,
 				serial_number=row.serial_number or None,
+				reported_serial_number=row.reported_serial_number or None,
 				aes_key_derivation=row.aes_key_derivation or None,
 				auth_token=token,
 				security_key=security_key,
@@ -91,13 +109,35 @@ def _serial_number(doc: dict) -> str | None:
 	return str(serial).strip() or None if isinstance(serial, str | int) else None
 
 
-def _token_fits(device: Device, token: str, serial: str | None) -> bool:
-	if not device.auth_token:
-		return False
-	# A body that names a serial number must come from that device, not one that shares a token.
-	if serial and device.serial_number and serial != device.serial_number:
-		return False
-	return hmac.compare_digest(device.auth_token.encode(), token.encode())
+def _token_fits(device: Device, token: str) -> bool:
+	return bool(device.auth_token) and hmac.compare_digest(device.auth_token.encode(), token.encode())
+
+
+def _serial_fits(device: Device, serial: str | None) -> bool:
+	return not serial or not device.serial_number or serial == device.serial_number
+
+
+def _identify(candidates: list[Device], doc: dict, derivation: str | None) -> Authenticated:
+	"""The device among ``candidates`` (those whose token, and key, opened the body) that sent it.
+
+	The token proves the sender; the serial number only tells apart devices that share a
+	token. A serial that differs from the registered one is taken and flagged, unless it is
+	registered to another device (a body of that device cannot carry this one's token).
+	"""
+	token = find_auth_token(doc)
+	fitting = [device for device in candidates if token and _token_fits(device, token)]
+	if not fitting:
+		raise AuthenticationFailed(WRONG_TOKEN)
+	serial = _serial_number(doc)
+	for device in fitting:
+		if _serial_fits(device, serial):
+			return Authenticated(device, doc, derivation)
+	others = frappe.db.exists(
+		DEVICE, {"serial_number": serial, "name": ("not in", [d.name for d in fitting])}
+	)
+	if others or len(fitting) > 1:
+		raise AuthenticationFailed(SERIAL_OF_ANOTHER_DEVICE)
+	return Authenticated(fitting[0], doc, derivation, serial_mismatch=serial)
 
 
 def authenticate(body: bytes, service_tag_id: str | None) -> Authenticated:
@@ -109,23 +149,20 @@ def authenticate(body: bytes, service_tag_id: str | None) -> Authenticated:
 	if service_tag_id is not None:
 		service_tag_id = service_tag_id.strip()
 		if not service_tag_id or len(service_tag_id) > c.MAX_SERVICE_TAG_LENGTH:
-			raise AuthenticationFailed
+			raise AuthenticationFailed(UNKNOWN_DEVICE)
 	if not body.strip():
 		raise PayloadError("The body is empty")
 	devices = enabled_devices(service_tag_id)
+	if service_tag_id and not devices:
+		disabled = frappe.db.exists(DEVICE, {"name": service_tag_id, "enabled": 0})
+		raise AuthenticationFailed(DEVICE_DISABLED if disabled else UNKNOWN_DEVICE)
 
 	if looks_like_json(body):
-		doc = load_json_body(body)
-		token = find_auth_token(doc)
-		if token:
-			serial = _serial_number(doc)
-			for device in devices:
-				if _token_fits(device, token, serial):
-					return Authenticated(device, doc, None)
-		raise AuthenticationFailed
+		return _identify(devices, load_json_body(body), None)
 
 	if aes.decode_ciphertext(body) is None:
 		raise PayloadError("The body is neither JSON nor Base64 AES ciphertext")
+	reason = NO_KEY_OPENS
 	for device in devices:
 		if not device.security_key:
 			continue
@@ -133,10 +170,11 @@ def authenticate(body: bytes, service_tag_id: str | None) -> Authenticated:
 			doc, derivation = aes.decrypt(body, device.security_key, preferred=device.aes_key_derivation)
 		except aes.AESDecryptError:
 			continue
-		token = find_auth_token(doc)
-		if token and _token_fits(device, token, _serial_number(doc)):
-			return Authenticated(device, doc, derivation)
-	raise AuthenticationFailed
+		try:
+			return _identify([device], doc, derivation)
+		except AuthenticationFailed as e:
+			reason = e.reason  # another device may share the key: try it too
+	raise AuthenticationFailed(reason)
 
 
 # Shorter values would mangle the log more than they protect.

@@ -17,12 +17,16 @@ UNMAPPED = "Unmapped"
 IGNORED = "Ignored"
 ERROR = "Error"
 FINAL_STATUSES = (PROCESSED, DUPLICATE, IGNORED)
-REPROCESSABLE_STATUSES = (PENDING, UNMAPPED, ERROR)
+# Ignored rows too: a punch type switched back on must be able to make its checkins.
+REPROCESSABLE_STATUSES = (PENDING, UNMAPPED, ERROR, IGNORED)
 
 SOURCE_CALLBACK = "Callback"
 SOURCE_LOADLOG = "LoadLog"
 
 CALLBACK_METHOD = "cams_biometric.api.callback"
+
+# Log Settings' default retention of our logs (hooks.default_log_clearing_doctypes).
+DEFAULT_RETENTION_DAYS = 90
 
 # Log Settings must keep a punch at least as long as the gateway can send it again.
 MIN_RETENTION_DAYS = 31

@@ -40,7 +40,7 @@ scheduler_events = {
 
 # Log Settings purges these; CAMS Biometric Settings keeps the raw-log days in step.
 default_log_clearing_doctypes = {
-	"CAMS Raw Punch Log": 90,
+	"CAMS Raw Punch Log": 90,  # constants.DEFAULT_RETENTION_DAYS
 	"CAMS Device Event": 90,
 }
 

@@ -1,8 +1,10 @@
 """Load Punchlog: fill gaps from the gateway's LoadLog history, one 50-row page per job.
 
-A CAMS Load Request records the range and how far the load got (``next_offset``), so a
-load that failed, or whose worker died, goes on from its last good page. Rows go through
-the same raw log as callbacks, whose unique key recognises punches already stored.
+A CAMS Load Request records the range and how far the load got (``next_offset``, and
+``next_start_time`` once a gateway that sends no offset makes it page by time), so a load
+that failed, or whose worker died, goes on from its last good page. Rows go through the same
+raw log as callbacks, whose unique key recognises punches already stored (and the repeats of
+paging by time).
 """
 
 import time
@@ -15,6 +17,9 @@ from frappe.utils.background_jobs import get_job_status
 from rq.job import JobStatus
 
 from cams_biometric import processing
+from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
+	endpoint_problem,
+)
 from cams_biometric.constants import (
 	DEVICE,
 	DUPLICATE,
@@ -27,7 +32,7 @@ from cams_biometric.constants import (
 )
 from cams_biometric.ingest import raw_punch_values, store_punch, to_json
 from cams_biometric.protocol import client as cams
-from cams_biometric.protocol.logtime import from_local_naive
+from cams_biometric.protocol.logtime import from_local_naive, to_local_naive
 
 LOAD_REQUEST = "CAMS Load Request"
 QUEUED, RUNNING, COMPLETED, PARTIAL, FAILED = (
@@ -146,25 +151,32 @@ def resume_load(name: str) -> str:
 			"stop_reason": None,
 		}
 	)
-	doc.add_comment(
-		"Info", _("Resumed by {0} from offset {1}.").format(frappe.session.user, doc.next_offset or 0)
-	)
-	enqueue_page(doc.name, doc.next_offset, attempt=doc.resumes + doc.recoveries)
+	doc.add_comment("Info", _("Resumed by {0} from {1}.").format(frappe.session.user, position(doc)))
+	enqueue_page(doc.name, doc.next_offset, attempt=doc.resumes + doc.recoveries, start=doc.next_start_time)
 	return doc.name
 
 
-def page_job_id(name: str, offset: int, attempt: int = 0) -> str:
+def position(doc) -> str:
+	"""Where the load goes on from, in words for its comments."""
+	if doc.next_start_time:
+		return _("{0}, offset {1}").format(format_datetime(doc.next_start_time), doc.next_offset or 0)
+	return _("offset {0}").format(doc.next_offset or 0)
+
+
+def page_job_id(name: str, offset: int, attempt: int = 0, start=None) -> str:
 	# One id per page: the running job of page N must not block queuing page N + 1. A resume
 	# or recovery starts a new attempt, so the stale "started" job of a killed worker (RQ keeps
-	# it until it cleans up) cannot swallow the new one as a duplicate.
-	return f"cams_biometric:load:{name}:{offset or 0}:{attempt or 0}"
+	# it until it cleans up) cannot swallow the new one as a duplicate. Paging by time keeps
+	# the offset at 0, so there the time the page starts from tells pages apart.
+	job_id = f"cams_biometric:load:{name}:{offset or 0}:{attempt or 0}"
+	return f"{job_id}:{get_datetime(start):%Y%m%d%H%M%S}" if start else job_id
 
 
-def enqueue_page(name: str, offset: int = 0, attempt: int = 0):
+def enqueue_page(name: str, offset: int = 0, attempt: int = 0, start=None):
 	frappe.enqueue(
 		"cams_biometric.loads.load_page_job",
 		queue="long",
-		job_id=page_job_id(name, offset, attempt),
+		job_id=page_job_id(name, offset, attempt, start),
 		deduplicate=True,
 		enqueue_after_commit=True,
 		load_request=name,
@@ -175,9 +187,17 @@ def load_page_job(load_request: str):
 	processing.run_as_administrator()
 	if load_page(load_request):
 		state = frappe.db.get_value(
-			LOAD_REQUEST, load_request, ["next_offset", "resumes", "recoveries"], as_dict=True
+			LOAD_REQUEST,
+			load_request,
+			["next_offset", "next_start_time", "resumes", "recoveries"],
+			as_dict=True,
 		)
-		enqueue_page(load_request, state.next_offset, attempt=state.resumes + state.recoveries)
+		enqueue_page(
+			load_request,
+			state.next_offset,
+			attempt=state.resumes + state.recoveries,
+			start=state.next_start_time,
+		)
 
 
 def recover_lost_loads():
@@ -205,17 +225,17 @@ def recover_if_lost(name: str, cutoff) -> bool:
 	if doc.status not in ACTIVE_STATUSES or get_datetime(doc.modified) >= cutoff:
 		return False
 	attempt = doc.resumes + doc.recoveries
-	if get_job_status(page_job_id(name, doc.next_offset, attempt)) == JobStatus.QUEUED:
+	if get_job_status(page_job_id(name, doc.next_offset, attempt, doc.next_start_time)) == JobStatus.QUEUED:
 		return False  # waiting for a free worker, not lost
 	last_progress = doc.modified
 	doc.db_set({"status": QUEUED, "recoveries": doc.recoveries + 1, "retries": 0})
 	doc.add_comment(
 		"Info",
-		_(
-			"No progress since {0} and no job waiting: the worker was lost. Queued again from offset {1}."
-		).format(format_datetime(last_progress), doc.next_offset or 0),
+		_("No progress since {0} and no job waiting: the worker was lost. Queued again from {1}.").format(
+			format_datetime(last_progress), position(doc)
+		),
 	)
-	enqueue_page(name, doc.next_offset, attempt=attempt + 1)
+	enqueue_page(name, doc.next_offset, attempt=attempt + 1, start=doc.next_start_time)
 	return True
 
 
@@ -223,6 +243,8 @@ def client_for(device: str) -> cams.CamsClient:
 	endpoint = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
 	if not endpoint:
 		raise cams.InvalidRequest("Set the RESTful Endpoint URL in CAMS Biometric Settings first.")
+	if problem := endpoint_problem(endpoint):  # e.g. an http URL saved before https was required
+		raise cams.InvalidRequest(problem)
 	values = frappe.db.get_value(DEVICE, device, ["aes_key_derivation"], as_dict=True)
 	from frappe.utils.password import get_decrypted_password
 
@@ -251,7 +273,9 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 	frappe.db.commit()  # nosemgrep: a background job; the admin sees Running at once
 
 	zone = get_system_timezone()
-	start = from_local_naive(get_datetime(doc.from_time), zone)
+	# A gateway without offsets moved the load's start on (next_start_time); see cams.next_page.
+	cursor = get_datetime(doc.next_start_time) if doc.next_start_time else None
+	start = from_local_naive(cursor or get_datetime(doc.from_time), zone)
 	end = from_local_naive(get_datetime(doc.to_time), zone)
 	offset = doc.next_offset or 0
 	while True:
@@ -274,37 +298,62 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 	# Lock the load while the page is stored, and make sure no other job (a recovery racing a
 	# worker thought lost) recorded this page meanwhile: the counts must add up once.
 	doc = frappe.get_doc(LOAD_REQUEST, name, for_update=True)
-	if doc.status not in ACTIVE_STATUSES or (doc.next_offset or 0) != offset:
+	moved = (doc.next_offset or 0, get_datetime(doc.next_start_time) if doc.next_start_time else None)
+	if doc.status not in ACTIVE_STATUSES or moved != (offset, cursor):
 		frappe.db.rollback()
 		return False
 	counts = store_page(doc, page, checkin_names)
-	page.stop_reason = cams.next_page_stop_reason(page)
-	doc.db_set(
-		{
-			"pages_fetched": doc.pages_fetched + 1,
-			"rows_received": doc.rows_received + len(page.rows),
-			"new_punches": doc.new_punches + counts["new"],
-			"duplicates": doc.duplicates + counts["duplicates"],
-			"unmapped": doc.unmapped + counts["unmapped"],
-			"errors": doc.errors + counts["errors"],
-			"next_offset": page.next_offset if not page.stop_reason else offset,
-			"retries": 0,
-		}
-	)
-	if page.stop_reason:
-		if page.stop_reason == "offset did not advance":
-			stop(
-				doc,
-				PARTIAL,
-				stop_reason=page.stop_reason,
-				error=_("The gateway repeated an offset; stopped to avoid looping."),
-			)
+	step = cams.next_page(page)
+	if not step.stop_reason and step.start != start:
+		cursor = to_local_naive(step.start, zone)
+		# The cursor is kept as wall-clock time, which in a DST fall-back hour reads back an
+		# hour early: a cursor that would not move on could loop, so stop instead.
+		if from_local_naive(cursor, zone) <= start:
+			step = cams.NextPage(stop_reason=cams.TIME_STUCK)
+	page.stop_reason = step.stop_reason
+	progress = {
+		"pages_fetched": doc.pages_fetched + 1,
+		"rows_received": doc.rows_received + len(page.rows),
+		"new_punches": doc.new_punches + counts["new"],
+		"duplicates": doc.duplicates + counts["duplicates"],
+		"unmapped": doc.unmapped + counts["unmapped"],
+		"errors": doc.errors + counts["errors"],
+		"retries": 0,
+	}
+	if not step.stop_reason:  # a stopped load keeps its last page's position, for Resume
+		progress.update(next_offset=step.offset, next_start_time=cursor)
+	doc.db_set(progress)
+	if step.stop_reason:
+		if step.complete:
+			stop(doc, COMPLETED, stop_reason=step.stop_reason)
 		else:
-			stop(doc, COMPLETED, stop_reason=page.stop_reason)
+			stop(doc, PARTIAL, stop_reason=step.stop_reason, error=paging_error(step.stop_reason, start))
 		return False
 	frappe.db.commit()  # nosemgrep
 	publish_progress(doc)
 	return True
+
+
+def paging_error(stop_reason: str, start) -> str:
+	"""What happened, for the admin, when paging stopped before the end of the range."""
+	if stop_reason == cams.OFFSET_STUCK:
+		return _("The gateway repeated an offset; stopped to avoid looping.")
+	when = format_datetime(to_local_naive(start, get_system_timezone()))
+	what = {
+		cams.TIME_STUCK: _(
+			"More than 50 punches carry the time {0} or the second after it, so asking again from"
+			" there returns the same page."
+		).format(when),
+		cams.OUT_OF_ORDER: _(
+			"But the page was not sorted oldest first, so going on from its last punch could skip punches."
+		),
+		cams.NO_LOGTIME: _("But no punch of the page has a readable LogTime to go on from."),
+	}.get(stop_reason, stop_reason)
+	return _(
+		"The gateway sent a full page of punches but no offset we know, so the load can only go on by"
+		" punch time. {0} Punches from {1} on may be missing: ask CAMS support to enable offset paging"
+		" for LoadLog, then Resume."
+	).format(what, when)
 
 
 def unstored_rows(device: str, rows: list, zone: str) -> list:

@@ -30,7 +30,12 @@ from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_p
 USERS = 50
 # Site config for the drills: a load without progress for 15 s counts as lost (5 minutes
 # otherwise), and retries back off from 1 s (5 s otherwise).
-DRILL_CONFIG = {"cams_biometric_load_lost_after": 15, "cams_biometric_retry_base_seconds": 1}
+DRILL_CONFIG = {
+	"cams_biometric_load_lost_after": 15,
+	"cams_biometric_retry_base_seconds": 1,
+	# the simulator speaks http on loopback
+	"cams_biometric_allow_http_endpoint": 1,
+}
 CRON_JOBS = ("cams_biometric.processing.process_pending_punches", "cams_biometric.loads.recover_lost_loads")
 SITES = os.getcwd()
 PYTHON = sys.executable

@@ -2,12 +2,13 @@
 
 import json
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 import requests
 
 from cams_biometric.protocol import client as cams
-from cams_biometric.protocol.logtime import parse_logtime
+from cams_biometric.protocol.logtime import format_logtime, parse_logtime
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_punches
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -18,6 +19,30 @@ def punches(count: int) -> list[dict]:
 	"""``count`` distinct punches inside the last 29 days."""
 	rows = generate_punches(users=max(1, (count + 27) // 28), days=28, per_day=1, end=NOW)
 	return rows[:count]
+
+
+def keys(rows: list[dict]) -> list[tuple]:
+	"""The raw log's unique key of each row (device aside): user and instant."""
+	return [(row["UserID"], parse_logtime(row["LogTime"])) for row in rows]
+
+
+def full_page(moments: list[datetime], **kwargs) -> cams.LoadLogPage:
+	"""A fabricated reply of 50 rows at the given moments, in that order (each repeated to fill the
+	page), with no offset."""
+	rows = [
+		{"UserID": str(i), "Type": "CheckIn", "LogTime": format_logtime(moments[i * len(moments) // 50])}
+		for i in range(50)
+	]
+	return cams.LoadLogPage(
+		offset=0,
+		rows=rows,
+		next_offset=None,
+		return_row_count=50,
+		operation_id="op",
+		start=kwargs.pop("start", START),
+		end=kwargs.pop("end", END),
+		**kwargs,
+	)
 
 
 @pytest.fixture
@@ -40,15 +65,19 @@ def test_paging_returns_every_row_exactly_once(gateway, count):
 	gateway.set_punches(rows)
 	pages = list(client_for(gateway).iter_load_log(START, END))
 	received = [row for page in pages for row in page.rows]
-	assert len(received) == count
-	assert sorted(received, key=lambda r: (r["LogTime"], r["UserID"])) == sorted(
-		rows, key=lambda r: (r["LogTime"], r["UserID"])
-	)
+	assert set(keys(received)) == set(keys(rows))
 	full_last_page = count and count % 50 == 0
-	assert len(pages) == count // 50 + (0 if full_last_page else 1)
-	assert [page.offset for page in pages] == [50 * i for i in range(len(pages))]
-	# A full last page carries no offset (nothing follows); a short one ends by itself.
-	assert pages[-1].stop_reason == ("no offset" if full_last_page else "short page")
+	assert len(pages) == count // 50 + 1
+	by_offset = pages[:-1] if full_last_page else pages
+	assert [page.offset for page in by_offset] == [50 * i for i in range(len(by_offset))]
+	assert sum(len(page.rows) for page in by_offset) == count
+	if full_last_page:
+		# The last full page names no offset (nothing follows), so the client asks once more, by
+		# time, from a second before its last punch: only repeats come, and the raw log drops them.
+		last = pages[-1]
+		assert last.offset == 0 and last.start == parse_logtime(rows[-1]["LogTime"]) - timedelta(seconds=1)
+		assert 0 < len(last.rows) < 50 and set(keys(last.rows)) <= set(keys(rows))
+	assert pages[-1].stop_reason == "short page"
 	assert all(page.stop_reason is None for page in pages[:-1])
 
 
@@ -68,11 +97,148 @@ def test_a_non_advancing_offset_stops(gateway):
 	assert pages[-1].stop_reason == "offset did not advance"
 
 
-def test_a_missing_offset_stops(gateway):
-	gateway.set_punches(punches(137))
+def test_a_missing_offset_goes_on_by_time(gateway):
+	# Issue 12: a full page without an offset we know used to end the load as if complete.
+	rows = punches(137)
+	gateway.set_punches(rows)
 	gateway.fail_next({"offset": "missing"})
 	pages = list(client_for(gateway).iter_load_log(START, END))
-	assert len(pages) == 1 and pages[0].stop_reason == "no offset"
+	last_of_first = parse_logtime(pages[0].rows[-1]["LogTime"])
+	# Page 2 asks from a second before page 1's last punch; the gateway's offsets take over again.
+	assert [(p.start, p.offset) for p in pages[:3]] == [
+		(START, 0),
+		(last_of_first - timedelta(seconds=1), 0),
+		(last_of_first - timedelta(seconds=1), 50),
+	]
+	received = keys([row for page in pages for row in page.rows])
+	assert set(received) == set(keys(rows))
+	assert len(received) == 137 + 1  # page 1's last punch came twice
+	assert pages[-1].stop_reason == "short page"
+
+
+@pytest.fixture
+def time_gateway():
+	"""A gateway whose LoadLog names no offset (none we know) and pages by StartTime only."""
+	gateway = Gateway("STG1", "t" * 32, paging="time")
+	with GatewayServer(gateway) as server:
+		gateway.url = server.url
+		yield gateway
+
+
+@pytest.mark.parametrize("count", [0, 1, 49, 50, 51, 130, 2000])
+def test_paging_by_time_returns_every_row(time_gateway, count):
+	rows = punches(count)
+	time_gateway.set_punches(rows)
+	pages = list(client_for(time_gateway).iter_load_log(START, END))
+	received = keys([row for page in pages for row in page.rows])
+	assert set(received) == set(keys(rows)) and len(set(received)) == count
+	# Each page asks from a second before the last punch of the one before: few repeats.
+	assert len(received) - count <= 2 * (len(pages) - 1)
+	assert pages[0].start == START
+	for before, page in pairwise(pages):
+		assert page.start == max(t for _, t in keys(before.rows)) - timedelta(seconds=1)
+		assert page.start > before.start
+	assert all(page.offset == 0 for page in pages)
+	assert all(call["offset"] == 0 for call in time_gateway.calls)
+	assert [call["start"] for call in time_gateway.calls] == [format_logtime(p.start) for p in pages]
+	assert pages[-1].stop_reason == "short page" and cams.next_page(pages[-1]).complete
+	assert all(page.stop_reason is None for page in pages[:-1])
+
+
+def test_paging_by_time_stops_as_partial_at_a_crowded_second(time_gateway):
+	# 70 punches at one instant: no page that starts from it can get past it.
+	rows = punches(20)
+	crowded = NOW - timedelta(days=1)
+	rows += [{"Type": "CheckIn", "UserID": f"X{i}", "LogTime": format_logtime(crowded)} for i in range(70)]
+	time_gateway.set_punches(rows)
+	pages = list(client_for(time_gateway).iter_load_log(START, END))
+	assert [page.start for page in pages] == [START, crowded - timedelta(seconds=1)]
+	assert pages[-1].stop_reason == cams.TIME_STUCK
+	assert not cams.next_page(pages[-1]).complete
+	# Everything up to the crowded second came; 20 of its 70 punches did not, and the stop says so.
+	assert len(set(keys([row for page in pages for row in page.rows]))) == 20 + 50
+
+
+def test_a_full_page_newest_first_stops_as_partial():
+	# A gateway that pages newest first: going on from the "last" punch would skip the rest.
+	moments = [NOW - timedelta(minutes=i) for i in range(50)]
+	step = cams.next_page(full_page(moments))
+	assert step.stop_reason == cams.OUT_OF_ORDER and not step.complete
+	session = SampleReplies({"Status": "done", "StatusCode": 0, "PunchLog": {"Log": full_page(moments).rows}})
+	pages = list(
+		cams.CamsClient("http://gateway.invalid/api", "STG1", "t" * 32, session=session).iter_load_log(
+			START, END
+		)
+	)
+	assert len(pages) == 1 and pages[0].stop_reason == cams.OUT_OF_ORDER
+
+
+@pytest.mark.parametrize(
+	"page, expected",
+	[
+		# Oldest first: on from a second before the last punch, offset 0.
+		(
+			full_page([START + timedelta(minutes=i) for i in range(50)]),
+			(START + timedelta(minutes=49, seconds=-1), 0, None),
+		),
+		# Ascending as instants though not as wall-clock text (two UTC offsets): still in order.
+		(
+			full_page(
+				[
+					(START + timedelta(minutes=i)).astimezone(timezone(timedelta(hours=5 if i % 2 else -3)))
+					for i in range(50)
+				]
+			),
+			(START + timedelta(minutes=49, seconds=-1), 0, None),
+		),
+		# Unreadable LogTimes are stored as errors and do not place the page in time.
+		(
+			cams.LoadLogPage(
+				0,
+				[{"UserID": "1", "LogTime": "garbage"}] * 49
+				+ [{"UserID": "1", "LogTime": format_logtime(NOW - timedelta(hours=1))}],
+				None,
+				50,
+				"op",
+				start=START,
+				end=END,
+			),
+			(NOW - timedelta(hours=1, seconds=1), 0, None),
+		),
+		(
+			cams.LoadLogPage(
+				0, [{"UserID": "1", "LogTime": "garbage"}] * 50, None, 50, "op", start=START, end=END
+			),
+			(None, 0, cams.NO_LOGTIME),
+		),
+		# 50 punches in two seconds: asking again from the first would get the same page.
+		(full_page([START, START + timedelta(seconds=1)]), (None, 0, cams.TIME_STUCK)),
+		(
+			full_page([START + timedelta(seconds=1), START + timedelta(seconds=2)]),
+			(START + timedelta(seconds=1), 0, None),
+		),
+		# A gateway that ignores EndTime, oldest first: every row of the range has come.
+		(full_page([END - timedelta(seconds=1), END + timedelta(seconds=1)]), (None, 0, cams.REACHED_END)),
+		# An offset wins: same StartTime, the next offset, order irrelevant.
+		(
+			cams.LoadLogPage(50, full_page([NOW, START]).rows, 100, 50, "op", start=START, end=END),
+			(START, 100, None),
+		),
+		(
+			cams.LoadLogPage(50, full_page([NOW]).rows, 50, 50, "op", start=START, end=END),
+			(None, 0, cams.OFFSET_STUCK),
+		),
+		# A short page ends the range whatever its order.
+		(
+			cams.LoadLogPage(0, full_page([NOW, START]).rows[:49], None, 49, "op", start=START, end=END),
+			(None, 0, cams.SHORT_PAGE),
+		),
+	],
+)
+def test_the_next_page_is_decided_from_the_page(page, expected):
+	step = cams.next_page(page)
+	assert (step.start, step.offset, step.stop_reason) == expected
+	assert step.complete == (step.stop_reason in (cams.SHORT_PAGE, cams.REACHED_END))
 
 
 def test_resuming_from_an_offset(gateway):
@@ -151,7 +317,7 @@ def test_aes_both_ways():
 
 def test_request_shape(gateway):
 	client_for(gateway).load_log_page(START, END, offset=50)
-	assert gateway.calls[-1] == {"command": ["Load"], "offset": 50}
+	assert gateway.calls[-1] == {"command": ["Load"], "offset": 50, "start": format_logtime(START)}
 	command = cams.loadlog_command(START, END, 50)
 	assert command["Load"]["PunchLog"]["Filter"]["StartTime"].endswith("GMT +0000")
 

@@ -5,6 +5,7 @@ import pytest
 from cams_biometric.protocol.logtime import (
 	LogTimeError,
 	format_logtime,
+	is_ambiguous,
 	parse_logtime,
 	to_local_naive,
 	to_utc,
@@ -103,3 +104,10 @@ def test_format_needs_an_aware_datetime():
 	assert format_logtime(datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=-3, minutes=-30)))) == (
 		"2024-01-01 00:00:00 GMT -0330"
 	)
+
+
+def test_the_repeated_hour_of_a_fall_back_is_ambiguous():
+	assert is_ambiguous(datetime(2025, 11, 2, 1, 30), "America/New_York")
+	assert not is_ambiguous(datetime(2025, 11, 2, 2, 30), "America/New_York")
+	assert not is_ambiguous(datetime(2025, 11, 2, 0, 59), "America/New_York")
+	assert not is_ambiguous(datetime(2025, 11, 2, 1, 30), "Asia/Kolkata")  # no daylight saving

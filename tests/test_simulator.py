@@ -8,10 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from cams_biometric.protocol import aes
-from cams_biometric.protocol.logtime import parse_logtime
+from cams_biometric.protocol import aes, simulator
+from cams_biometric.protocol.client import loadlog_command
+from cams_biometric.protocol.constants import OFFSET_KEYS
+from cams_biometric.protocol.logtime import format_logtime, parse_logtime
 from cams_biometric.protocol.payload import find_auth_token, load_json_body, read_callback, read_punch
-from cams_biometric.protocol.simulator import generate_punches, main, send_callbacks
+from cams_biometric.protocol.simulator import Gateway, generate_punches, main, send_callbacks
 
 
 @pytest.fixture
@@ -90,3 +92,51 @@ def test_command_line_generate_and_send(receiver, capsys, tmp_path):
 	url, received = receiver
 	assert main(["send", "--url", url, "--token", "T" * 32, "--punches", str(path)]) == 0
 	assert len(received) == 6
+
+
+def loadlog_reply(gateway: Gateway, start: datetime, end: datetime, offset: int) -> dict:
+	body = {**loadlog_command(start, end, offset), "OperationID": "op1", "AuthToken": gateway.auth_token}
+	status, reply, _ = gateway.handle(gateway.service_tag_id, json.dumps(body).encode())
+	assert status == 200
+	return json.loads(reply)
+
+
+def test_paging_by_time_names_no_offset_and_filters_by_start_only():
+	end = datetime(2024, 9, 30, tzinfo=timezone.utc)
+	rows = generate_punches(users=10, days=3, per_day=4, end=end)  # 120
+	offsets = Gateway("S1", "T" * 32, rows)
+	by_time = Gateway("S1", "T" * 32, list(reversed(rows)), paging="time")
+	start = end - timedelta(days=5)
+	assert OFFSET_KEYS[0] in loadlog_reply(offsets, start, end, 0)["PunchLog"]
+	first = loadlog_reply(by_time, start, end, 0)["PunchLog"]
+	assert first["Log"] == rows[:50] and not set(first) & set(OFFSET_KEYS)
+	# The offset asked for is ignored; StartTime is inclusive, and the rows come oldest first.
+	again = loadlog_reply(by_time, parse_logtime(rows[60]["LogTime"]), end, 50)["PunchLog"]
+	assert again["Log"] == rows[60:110] and not set(again) & set(OFFSET_KEYS)
+	assert by_time.calls[-1]["start"] == format_logtime(parse_logtime(rows[60]["LogTime"]))
+	with pytest.raises(ValueError):
+		Gateway(paging="newest first")
+
+
+def test_command_line_serve_pages_by_time(monkeypatch, capsys):
+	served = []
+
+	class Server:  # stands in for the HTTP server, which would serve until Ctrl-C
+		url = "http://127.0.0.1:8123/"
+
+		def __init__(self, gateway, host, port):
+			served.append(gateway)
+			self.httpd = self
+
+		def serve_forever(self):
+			pass
+
+		def server_close(self):
+			pass
+
+	monkeypatch.setattr(simulator, "GatewayServer", Server)
+	assert main(["serve", "--paging", "time", "--users", "2", "--days", "1"]) == 0
+	assert served[0].paging == "time" and len(served[0].punches) == 8
+	assert "paged by time" in capsys.readouterr().out
+	assert main(["serve", "--users", "1", "--days", "1"]) == 0
+	assert served[1].paging == "offset"

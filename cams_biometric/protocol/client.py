@@ -10,16 +10,32 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 import requests
 
 from cams_biometric.protocol import aes
 from cams_biometric.protocol import constants as c
-from cams_biometric.protocol.logtime import format_logtime
+from cams_biometric.protocol.logtime import LogTimeError, format_logtime, parse_logtime
 from cams_biometric.protocol.payload import looks_like_json
 
 # (connect, read) seconds: the gateway relays each call to the device, ~15 s and more.
 DEFAULT_TIMEOUT = (10, 90)
+
+# Why paging ended. The first two mean the range was read to its end; the others that paging
+# could not safely go on, so punches later in the range may be missing (a partial load).
+SHORT_PAGE = "short page"
+REACHED_END = "reached the end"
+OFFSET_STUCK = "offset did not advance"
+TIME_STUCK = "time did not advance"
+OUT_OF_ORDER = "rows out of time order"
+NO_LOGTIME = "no readable LogTime"
+COMPLETE_REASONS = frozenset({SHORT_PAGE, REACHED_END})
+
+# Paging by time asks again from one second before a page's last punch: that re-reads its
+# last second whether the gateway's StartTime is inclusive or not (the docs do not say), and
+# the raw log's unique key drops the repeats.
+TIME_PAGING_OVERLAP = timedelta(seconds=1)
 
 
 class CamsError(Exception):
@@ -175,6 +191,22 @@ class LoadLogPage:
 	return_row_count: int | None
 	operation_id: str
 	stop_reason: str | None = field(default=None)  # set on the last page: why paging ended
+	start: datetime | None = None  # the StartTime and EndTime this page was asked for
+	end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NextPage:
+	"""What follows a LoadLog page: the next request's StartTime and offset, or why there is none."""
+
+	start: datetime | None = None
+	offset: int = 0
+	stop_reason: str | None = None
+
+	@property
+	def complete(self) -> bool:
+		"""Paging stopped because the range was read to its end, not because it could not go on."""
+		return self.stop_reason in COMPLETE_REASONS
 
 
 class CamsClient:
@@ -263,6 +295,7 @@ class CamsClient:
 		return info
 
 	def load_log_page(self, start: datetime, end: datetime, offset: int = 0) -> LoadLogPage:
+		"""One page of up to 50 rows from ``start`` (an aware instant) and ``offset`` on."""
 		reply = self.call(loadlog_command(start, end, offset))
 		punch_log = reply.get(c.PUNCH_LOG)
 		if punch_log is None:
@@ -278,28 +311,63 @@ class CamsClient:
 			next_offset=find_offset(reply),
 			return_row_count=_as_int(punch_log.get(c.RETURN_ROW_COUNT)),
 			operation_id=str(reply.get(c.OPERATION_ID) or ""),
+			start=start,
+			end=end,
 		)
 
 	def iter_load_log(self, start: datetime, end: datetime, offset: int = 0) -> Iterator[LoadLogPage]:
-		"""Every page of a LoadLog, from ``offset`` on; the last one says why paging stopped."""
+		"""Every page of a LoadLog, from ``start`` and ``offset`` on; the last one says why paging
+		stopped. Pages asked by time (see next_page) repeat the previous page's last second."""
 		while True:
 			page = self.load_log_page(start, end, offset)
-			page.stop_reason = next_page_stop_reason(page)
+			step = next_page(page)
+			page.stop_reason = step.stop_reason
 			yield page
-			if page.stop_reason:
+			if step.stop_reason:
 				return
-			offset = page.next_offset
+			start, offset = step.start, step.offset
+
+
+def _log_instant(row) -> datetime | None:
+	try:
+		return parse_logtime(row.get(c.LOG_TIME)) if isinstance(row, dict) else None
+	except LogTimeError:
+		return None  # stored as an Error row; it cannot place the page in time
+
+
+def next_page(page: LoadLogPage) -> NextPage:
+	"""The request after ``page``, or why there is none.
+
+	With an offset in the reply, the next page has the same StartTime and that offset. A full
+	page without one (the vendor does not document the field's name, so a gateway may use one
+	we do not know) goes on by time: StartTime a second before the page's last punch, offset
+	0. That is safe only while the rows come oldest first and each page moves the StartTime
+	on; when they do not, paging stops with a reason that is not ``complete``.
+	"""
+	if len(page.rows) < c.LOADLOG_PAGE_SIZE:
+		return NextPage(stop_reason=SHORT_PAGE)
+	if page.next_offset is not None:
+		if page.next_offset <= page.offset:
+			return NextPage(stop_reason=OFFSET_STUCK)
+		return NextPage(start=page.start, offset=page.next_offset)
+	instants = [instant for instant in map(_log_instant, page.rows) if instant is not None]
+	if not instants:
+		return NextPage(stop_reason=NO_LOGTIME)
+	# Newest first (or unsorted), the rows after this page need not be later than its last one.
+	if any(later < earlier for earlier, later in pairwise(instants)):
+		return NextPage(stop_reason=OUT_OF_ORDER)
+	if page.end is not None and instants[-1] > page.end:
+		return NextPage(stop_reason=REACHED_END)  # oldest first: every row up to the end came
+	start = instants[-1] - TIME_PAGING_OVERLAP
+	# More than a page of punches within two seconds: asking again would get the same page.
+	if page.start is None or start <= page.start:
+		return NextPage(stop_reason=TIME_STUCK)
+	return NextPage(start=start, offset=0)
 
 
 def next_page_stop_reason(page: LoadLogPage) -> str | None:
 	"""Why there is no next page after ``page``, or None when there is one to ask for."""
-	if len(page.rows) < c.LOADLOG_PAGE_SIZE:
-		return "short page"
-	if page.next_offset is None:
-		return "no offset"
-	if page.next_offset <= page.offset:
-		return "offset did not advance"
-	return None
+	return next_page(page).stop_reason
 
 
 class LoadRangeError(ValueError):

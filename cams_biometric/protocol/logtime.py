@@ -112,3 +112,10 @@ def to_local_naive(moment: datetime, time_zone: str) -> datetime:
 def from_local_naive(value: datetime, time_zone: str) -> datetime:
 	"""Attach the IANA zone ``time_zone`` to a naive wall-clock datetime."""
 	return value.replace(tzinfo=ZoneInfo(time_zone))
+
+
+def is_ambiguous(value: datetime, time_zone: str) -> bool:
+	"""True when the naive wall-clock ``value`` occurs twice in ``time_zone`` (the hour
+	repeated when daylight saving time ends), so that it alone does not name an instant."""
+	zone = ZoneInfo(time_zone)
+	return value.replace(tzinfo=zone, fold=0).utcoffset() != value.replace(tzinfo=zone, fold=1).utcoffset()

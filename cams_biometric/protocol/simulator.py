@@ -1,7 +1,8 @@
 """``cams-simulator``: plays the CAMS gateway on this machine.
 
 - ``serve``: the RESTful endpoint (LoadLog with 50-row pages and offsets, DeviceInformation,
-  any other command answered "done"), with failures on demand.
+  any other command answered "done"), with failures on demand. ``--paging time`` plays a
+  gateway whose LoadLog names no offset we know and pages by StartTime only.
 - ``send``: RealTime PunchLog callbacks to a site's callback URL, plain or AES-encrypted,
   in order or shuffled, with duplicates.
 - ``generate``: a punch set as JSON, to load into ``serve`` or ``send`` later.
@@ -47,6 +48,9 @@ DAY_PLAN = {
 	],
 }
 INPUT_TYPES = ("Fingerprint", "Face", "Card", "Palm")
+# offset: pages carry the next offset; time: no offset field, the offset asked for is ignored
+# and a page is the earliest rows from StartTime (inclusive) on, so callers page by time.
+PAGING_MODES = ("offset", "time")
 
 
 def generate_punches(
@@ -100,7 +104,11 @@ class Gateway:
 		security_key: str | None = None,
 		aes_key_derivation: str = "sha256",
 		page_size: int = c.LOADLOG_PAGE_SIZE,
+		paging: str = "offset",
 	):
+		if paging not in PAGING_MODES:
+			raise ValueError(f"paging must be one of {PAGING_MODES}")
+		self.paging = paging
 		self.service_tag_id = service_tag_id
 		self.auth_token = auth_token or secrets.token_urlsafe(24)[:32]
 		self.security_key = security_key
@@ -152,6 +160,7 @@ class Gateway:
 				{
 					"command": [k for k in request if k not in (c.OPERATION_ID, c.AUTH_TOKEN, c.TIME)],
 					"offset": offset,
+					"start": self._requested_start(request),
 				}
 			)
 			spec = self.always
@@ -202,11 +211,11 @@ class Gateway:
 		with self.lock:
 			first = bisect.bisect_left(self.instants, start)
 			after_last = bisect.bisect_right(self.instants, end)
-			start_at = first + max(0, offset)
+			start_at = first + (max(0, offset) if self.paging == "offset" else 0)
 			page = self.punches[start_at : min(after_last, start_at + self.page_size)]
 		matching = max(0, after_last - first)
 		punch_log_reply = {c.RETURN_ROW_COUNT: str(len(page)), c.LOG_ROWS: page}
-		if offset + self.page_size < matching:
+		if self.paging == "offset" and offset + self.page_size < matching:
 			next_offset = offset + self.page_size
 			if spec.get("offset") == "stuck":
 				next_offset = offset
@@ -218,6 +227,13 @@ class Gateway:
 			c.STATUS_CODE: 0,
 			c.PUNCH_LOG: punch_log_reply,
 		}
+
+	@staticmethod
+	def _requested_start(request: dict) -> str | None:
+		load = request.get(c.LOAD)
+		punch_log = load.get(c.PUNCH_LOG) if isinstance(load, dict) else None
+		log_filter = punch_log.get(c.FILTER) if isinstance(punch_log, dict) else None
+		return log_filter.get(c.START_TIME) if isinstance(log_filter, dict) else None
 
 	@staticmethod
 	def _requested_offset(request: dict) -> int | None:
@@ -466,6 +482,13 @@ def main(argv: list[str] | None = None) -> int:
 		help="a failure for the next call, e.g. '{\"status\": 5}', '{\"http\": 503}', '{\"delay\": 20}'",
 	)
 	serve.add_argument("--always", metavar="JSON", help="a failure for every call, e.g. '{\"status\": 15}'")
+	serve.add_argument(
+		"--paging",
+		choices=PAGING_MODES,
+		default="offset",
+		help="offset (default): LoadLog pages name the next offset; time: they name none, and"
+		" each page is the earliest rows from the request's StartTime on",
+	)
 	_add_punch_options(serve)
 
 	send = commands.add_parser("send", help="send RealTime punch callbacks to a site")
@@ -508,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
 		print(json.dumps(result, indent=1))
 		return 0 if set(result["outcomes"]) == {"200"} else 1
 
-	gateway = Gateway(args.stgid, args.token, _punch_set(args), security_key=args.key)
+	gateway = Gateway(args.stgid, args.token, _punch_set(args), security_key=args.key, paging=args.paging)
 	gateway.fail_next(*(json.loads(spec) for spec in args.fail))
 	if args.always:
 		gateway.always = json.loads(args.always)
@@ -516,7 +539,10 @@ def main(argv: list[str] | None = None) -> int:
 	print(
 		f"CAMS gateway simulator on {server.url} — stgid {gateway.service_tag_id}, AuthToken {gateway.auth_token}"
 	)
-	print(f"{len(gateway.punches)} punches; put {server.url} as the RESTful Endpoint URL. Ctrl-C stops.")
+	print(
+		f"{len(gateway.punches)} punches, paged by {gateway.paging}; put {server.url} as the RESTful"
+		" Endpoint URL. Ctrl-C stops."
+	)
 	try:
 		server.httpd.serve_forever()
 	except KeyboardInterrupt:

@@ -12,18 +12,20 @@ from frappe.utils import add_to_date, now_datetime
 from cams_biometric import loads, processing
 from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, callback_body, generate_punches
-from cams_biometric.tests.utils import IntegrationTestCase, cleanup, make_device, make_employee, request
+from cams_biometric.tests.utils import CamsTestCase, cleanup, make_device, make_employee, request
 
 USERS, DAYS, PER_DAY = 10, 10, 4  # 400 punches; benchmarks/ runs the 2,000-punch version
 SENDERS = 3
 
 
-class TestExactlyOnce(IntegrationTestCase):
+class TestExactlyOnce(CamsTestCase):
 	def setUp(self):
 		self.stgid, self.token = make_device()
 		self.user_ids = [f"X{frappe.generate_hash(length=6)}{i}" for i in range(USERS)]
 		self.employees = [make_employee(user_id) for user_id in self.user_ids]
 		self.endpoint_before = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
+		# The simulator speaks http on loopback; a site may otherwise require https.
+		frappe.local.conf["cams_biometric_allow_http_endpoint"] = 1
 
 	def tearDown(self):
 		frappe.db.set_single_value(SETTINGS, "restful_endpoint", self.endpoint_before)
@@ -90,8 +92,11 @@ class TestExactlyOnce(IntegrationTestCase):
 			while loads.load_page(name, sleep=lambda seconds: None):
 				pass
 		load = frappe.get_doc("CAMS Load Request", name)
-		self.assertEqual((load.status, load.rows_received, load.new_punches), ("Completed", len(rows), 0))
-		self.assertEqual(load.duplicates, len(rows))
+		self.assertEqual((load.status, load.new_punches), ("Completed", 0))
+		# A last full page without an offset is followed by a page by time, which repeats its
+		# last second: repeats count as received rows and duplicates, like any other.
+		self.assertGreaterEqual(load.rows_received, len(rows))
+		self.assertEqual(load.duplicates, load.rows_received)
 
 		self.assertEqual(frappe.db.count(RAW_PUNCH, {"device": self.stgid}), len(rows))
 		self.assertEqual(frappe.db.count(RAW_PUNCH, {"device": self.stgid, "status": "Processed"}), len(rows))

@@ -12,7 +12,7 @@ from frappe.utils import get_bench_path
 
 from cams_biometric.constants import DEVICE_EVENT, RAW_PUNCH
 from cams_biometric.protocol import aes
-from cams_biometric.tests.utils import IntegrationTestCase, cleanup, make_device, post_callback, unique
+from cams_biometric.tests.utils import CamsTestCase, cleanup, make_device, post_callback, unique
 
 NASTY_STRINGS = [
 	"1' OR '1'='1",
@@ -41,7 +41,7 @@ ABSURD_TIMES = [
 WRONG_TYPES = [None, True, 12.5, 10**30, [], {}, ["2"], {"a": "b"}, "", " "]
 
 
-class TestHostileInput(IntegrationTestCase):
+class TestHostileInput(CamsTestCase):
 	def setUp(self):
 		self.stgid, self.token = make_device(security_key="hostile test key")
 		self.other_stgid, self.other_token = make_device()
@@ -92,9 +92,16 @@ class TestHostileInput(IntegrationTestCase):
 		# Frappe parses these itself before the app runs (api.after_request).
 		for cut in sorted(self.rng.sample(range(1, len(valid) - 1), 30)):
 			add("labelled JSON, not JSON", valid[:cut], False, content_type="application/json")
+		# The gateway labels its AES bodies JSON too: they are punches like any other.
 		for _ in range(10):
-			encrypted = aes.encrypt(json.dumps(self.punch(unique("ej"))), "hostile test key", "sha256")
-			add("labelled JSON, not JSON", encrypted, False, content_type="application/json")
+			op = unique("ej")
+			encrypted = aes.encrypt(json.dumps(self.punch(op)), "hostile test key", "sha256")
+			add("encrypted, labelled JSON", encrypted, True, op, content_type="application/json")
+		for _ in range(10):
+			encrypted = aes.encrypt(json.dumps(self.punch(unique("ew"))), "not the key", "sha256")
+			add(
+				"encrypted with a wrong key, labelled JSON", encrypted, False, content_type="application/json"
+			)
 		for field in ("UserId", "LogTime", "Type", "InputType", "Temperature", "FaceMask"):
 			for value in WRONG_TYPES:
 				op = unique("wt")

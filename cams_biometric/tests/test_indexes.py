@@ -9,7 +9,7 @@ from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, UNMAPPED
 from cams_biometric.install import CHECKIN_INDEX, after_uninstall, drop_checkin_index
 from cams_biometric.patches import add_checkin_employee_time_index
 from cams_biometric.tests.utils import (
-	IntegrationTestCase,
+	CamsTestCase,
 	cleanup,
 	make_device,
 	make_employee,
@@ -37,7 +37,7 @@ def hot_path_queries(raw_punch: str, employee: str) -> dict[str, str]:
 	}
 
 
-class TestHotPathIndexes(IntegrationTestCase):
+class TestHotPathIndexes(CamsTestCase):
 	def test_every_hot_path_query_has_an_index(self):
 		stgid, token = make_device()
 		user_id = unique("IX")

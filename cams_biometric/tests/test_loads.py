@@ -2,16 +2,17 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import patch
 
 import frappe
-from frappe.utils import add_to_date, get_system_timezone, now_datetime
+from frappe.utils import add_to_date, format_datetime, get_datetime, get_system_timezone, now_datetime
 from frappe.utils.background_jobs import get_job
 
 from cams_biometric import loads, processing
 from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
+from cams_biometric.protocol.constants import DEFAULT_LOG_TYPES
 from cams_biometric.protocol.logtime import from_local_naive, parse_logtime, to_local_naive
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, callback_body, generate_punches
 from cams_biometric.tests.test_permissions import make_user
 from cams_biometric.tests.utils import (
-	IntegrationTestCase,
+	CamsTestCase,
 	cleanup,
 	drop_queued_job,
 	make_device,
@@ -26,7 +27,7 @@ def no_sleep(seconds):
 	pass
 
 
-class TestLoadPunchlog(IntegrationTestCase):
+class TestLoadPunchlog(CamsTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
@@ -45,10 +46,14 @@ class TestLoadPunchlog(IntegrationTestCase):
 		super().tearDownClass()
 
 	def setUp(self):
+		# The simulator speaks http on loopback; a site may otherwise require https.
+		frappe.local.conf["cams_biometric_allow_http_endpoint"] = 1
 		self.stgid, self.token = make_device()
 		self.gateway.service_tag_id, self.gateway.auth_token = self.stgid, self.token
 		self.gateway.failures.clear()
 		self.gateway.failures_at_offset.clear()
+		self.gateway.calls.clear()
+		self.gateway.paging = "offset"
 		# 3 users x 4 punches x 12 days = 144 punches: pages of 50, 50 and 44.
 		now = datetime.now(timezone.utc)
 		self.punches = generate_punches(USERS, days=12, per_day=4, end=now, user_ids=self.user_ids)
@@ -58,15 +63,17 @@ class TestLoadPunchlog(IntegrationTestCase):
 
 	def tearDown(self):
 		frappe.set_user("Administrator")
-		for name, pages in frappe.get_all(
+		for name, pages, cursor in frappe.get_all(
 			"CAMS Load Request",
 			filters={"device": self.stgid},
-			fields=["name", "pages_fetched"],
+			fields=["name", "pages_fetched", "next_start_time"],
 			as_list=True,
 		):
 			for page in range(pages + 2):
 				for attempt in range(3):
 					drop_queued_job(loads.page_job_id(name, page * 50, attempt))
+					# Paging by time: the page it stopped at, or queued last.
+					drop_queued_job(loads.page_job_id(name, page * 50, attempt, cursor))
 		frappe.db.delete("CAMS Load Request", {"device": self.stgid})
 		cleanup([self.stgid], self.employees)
 
@@ -316,6 +323,8 @@ class TestLoadPunchlog(IntegrationTestCase):
 					"doctype": CHECKIN,
 					"employee": self.employees[self.user_ids.index(row["UserID"])],
 					"time": to_local_naive(parse_logtime(row["LogTime"]), zone),
+					# A duplicate as HRMS counts one: same employee, time and log type.
+					"log_type": DEFAULT_LOG_TYPES[row["Type"]],
 				}
 			).insert()
 		# And one user unknown to ERPNext.
@@ -325,3 +334,139 @@ class TestLoadPunchlog(IntegrationTestCase):
 			(load.rows_received, load.new_punches, load.duplicates, load.unmapped), (145, 134, 10, 1)
 		)
 		self.assertEqual(load.new_punches + load.duplicates + load.unmapped + load.errors, load.rows_received)
+
+	# -- Issue 12: a gateway whose LoadLog names no offset we know, so the load pages by time.
+
+	def page_by_time(self, rows: int = 130):
+		self.gateway.paging = "time"
+		self.rows = self.punches[:rows]
+		self.gateway.set_punches(self.rows)
+
+	def cursor_after(self, pages: int) -> datetime:
+		"""The Next Start Time after ``pages`` pages by time, in the site's zone: a second before
+		the last punch of the last page (each page: the first 50 rows from its start on)."""
+		instants = sorted(parse_logtime(row["LogTime"]) for row in self.rows)
+		cursor = instants[0]
+		for _ in range(pages):
+			cursor = [t for t in instants if t >= cursor][:50][-1] - timedelta(seconds=1)
+		return to_local_naive(cursor, get_system_timezone())
+
+	def test_by_time_130_rows_without_offsets_all_arrive(self):
+		self.page_by_time()
+		name = self.start()
+		frappe.db.commit()  # nosemgrep: the first page is queued after commit
+		# Page 1 runs as the worker would, its own job still there: page 2 starts at offset 0
+		# again, so only the cursor in its job id keeps it from being taken for a duplicate.
+		loads.load_page_job(name)
+		frappe.db.commit()  # nosemgrep
+		load = frappe.get_doc("CAMS Load Request", name)
+		self.assertEqual((load.status, load.next_offset), ("Running", 0))
+		self.assertEqual(get_datetime(load.next_start_time), self.cursor_after(1))
+		next_job = loads.page_job_id(name, 0, 0, load.next_start_time)
+		self.assertNotEqual(next_job, loads.page_job_id(name, 0))
+		self.assertIsNotNone(get_job(next_job), "page 2 is queued under its own id")
+		drop_queued_job(next_job)  # run in-process below
+
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Completed", load.error)
+		self.assertEqual(load.stop_reason, "short page")
+		self.assertEqual(frappe.db.count(RAW_PUNCH, {"device": self.stgid}), 130)
+		self.assertEqual(frappe.db.count(RAW_PUNCH, {"load_request": name, "status": "Processed"}), 130)
+		self.assertEqual(self.checkins(), 130)
+		# Each page re-reads the last second of the one before: those rows are the duplicates.
+		self.assertEqual(load.new_punches, 130)
+		self.assertGreater(load.duplicates, 0)
+		self.assertEqual(load.rows_received, 130 + load.duplicates)
+		starts = [parse_logtime(call["start"]) for call in self.gateway.calls]
+		self.assertEqual(starts, sorted(set(starts)), "every page asks from later on")
+		self.assertEqual(len(starts), load.pages_fetched)
+
+	def test_by_time_a_load_resumes_and_recovers_from_its_cursor(self):
+		self.page_by_time()
+		name = self.start()
+		frappe.db.commit()  # nosemgrep
+		drop_queued_job(loads.page_job_id(name, 0))
+		self.assertTrue(loads.load_page(name, sleep=no_sleep))
+		frappe.db.commit()  # nosemgrep
+		cursor = self.cursor_after(1)
+		# The worker died after page 1: the recovery queues page 2 from the cursor.
+		self.age(name, 6)
+		loads.recover_lost_loads()
+		load = frappe.get_doc("CAMS Load Request", name)
+		self.assertEqual((load.status, load.recoveries), ("Queued", 1))
+		self.assertEqual(get_datetime(load.next_start_time), cursor)
+		self.assertIsNotNone(get_job(loads.page_job_id(name, 0, 1, cursor)), "page 2 is queued again")
+		drop_queued_job(loads.page_job_id(name, 0, 1, cursor))
+		self.assertTrue(any(format_datetime(cursor) in c for c in self.comments(name)))
+
+		# Page 2 fails more often than the retries allow: partial, resumable from the cursor.
+		self.gateway.fail_next(*[{"status": 5}] * (loads.MAX_RETRIES + 1))
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Partially Completed")
+		self.assertIn("Device offline", load.error)
+		self.assertEqual((load.pages_fetched, load.next_offset), (1, 0))
+		self.assertEqual(get_datetime(load.next_start_time), cursor)
+
+		loads.resume_load(name)
+		frappe.db.commit()  # nosemgrep
+		self.assertIsNotNone(get_job(loads.page_job_id(name, 0, 2, cursor)), "a resume is a new attempt")
+		drop_queued_job(loads.page_job_id(name, 0, 2, cursor))
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Completed", load.error)
+		self.assertEqual(load.new_punches, 130)
+		self.assertEqual(frappe.db.count(RAW_PUNCH, {"device": self.stgid}), 130)
+		self.assertEqual(self.checkins(), 130)
+
+	def test_by_time_a_page_another_job_recorded_is_not_counted_twice(self):
+		# Both jobs ask for page 2 at offset 0: only the cursor shows that one recorded it.
+		self.page_by_time()
+		name = self.start()
+		self.assertTrue(loads.load_page(name, sleep=no_sleep))
+		real_client_for = loads.client_for
+		raced = []
+
+		def client_for(device):
+			client = real_client_for(device)
+			fetch = client.load_log_page
+
+			def load_log_page(*args, **kwargs):
+				page = fetch(*args, **kwargs)
+				if not raced:
+					raced.append(True)
+					self.assertTrue(loads.load_page(name, sleep=no_sleep), "the other job records page 2")
+				return page
+
+			client.load_log_page = load_log_page
+			return client
+
+		with patch.object(loads, "client_for", client_for):
+			self.assertFalse(loads.load_page(name, sleep=no_sleep), "the slow job gives way")
+		load = frappe.get_doc("CAMS Load Request", name)
+		self.assertEqual((load.pages_fetched, load.rows_received), (2, 100))
+		self.assertEqual(get_datetime(load.next_start_time), self.cursor_after(2))
+		load = self.run_to_end(name)
+		self.assertEqual(load.new_punches, 130)
+		self.assertEqual(load.rows_received, 130 + load.duplicates)
+
+	def test_by_time_more_than_a_page_in_one_second_stops_as_partial(self):
+		self.gateway.paging = "time"
+		crowded = parse_logtime(self.punches[20]["LogTime"])
+		# 60 punches at one instant (users unknown to ERPNext): paging by time cannot get past them.
+		self.gateway.set_punches(
+			self.punches[:10]
+			+ [
+				{"Type": "CheckIn", "UserID": f"X{i}", "LogTime": self.punches[20]["LogTime"]}
+				for i in range(60)
+			]
+		)
+		name = self.start()
+		load = self.run_to_end(name)
+		self.assertEqual(load.status, "Partially Completed")
+		self.assertEqual(load.stop_reason, "time did not advance")
+		cursor = to_local_naive(crowded - timedelta(seconds=1), get_system_timezone())
+		self.assertEqual(get_datetime(load.next_start_time), cursor)
+		self.assertIn("offset paging", load.error)
+		self.assertIn(format_datetime(cursor), load.error)
+		self.assertEqual(load.pages_fetched, 2)
+		# What came is stored once: the 10 before, and 50 of the 60.
+		self.assertEqual(frappe.db.count(RAW_PUNCH, {"device": self.stgid}), 60)

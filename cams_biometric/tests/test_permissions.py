@@ -2,7 +2,7 @@ import frappe
 from frappe.utils import add_to_date, now_datetime
 
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH, SETTINGS
-from cams_biometric.tests.utils import IntegrationTestCase, cleanup, make_device, post_callback, punch_body
+from cams_biometric.tests.utils import CamsTestCase, cleanup, make_device, post_callback, punch_body
 
 
 def make_user(*roles: str) -> str:
@@ -25,7 +25,7 @@ def make_user(*roles: str) -> str:
 	return email
 
 
-class TestPermissions(IntegrationTestCase):
+class TestPermissions(CamsTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
@@ -108,3 +108,45 @@ class TestPermissions(IntegrationTestCase):
 		self.assertEqual(frappe.get_doc(DEVICE, self.stgid).get_password("auth_token"), self.token)
 		row = frappe.get_doc(RAW_PUNCH, self.raw)
 		self.assertNotIn(self.token, frappe.as_json(row.as_dict()))
+
+	def test_only_a_system_manager_sets_the_restful_endpoint_and_only_to_https(self):
+		from cams_biometric import loads
+		from cams_biometric.protocol.client import InvalidRequest
+
+		before = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
+		http_allowed = frappe.local.conf.pop("cams_biometric_allow_http_endpoint", None)
+		try:
+			# Every device's token is sent there: an HR Manager's change does not stick.
+			frappe.set_user(self.hr_manager)
+			settings = frappe.get_doc(SETTINGS)
+			self.assertFalse(settings.has_permlevel_access_to("restful_endpoint", permission_type="write"))
+			settings.restful_endpoint = "https://collector.example.org/"
+			settings.save()
+			self.assertEqual(frappe.db.get_single_value(SETTINGS, "restful_endpoint"), before)
+
+			frappe.set_user("Administrator")
+			for url in ("http://10.0.0.5/cams", "ftp://gateway.example.org/", "https://"):
+				settings = frappe.get_doc(SETTINGS)
+				settings.restful_endpoint = url
+				with self.subTest(url=url), self.assertRaises(frappe.ValidationError):
+					settings.save()
+			settings = frappe.get_doc(SETTINGS)
+			settings.restful_endpoint = "https://gateway.example.org/api"
+			settings.save()
+			self.assertEqual(
+				frappe.db.get_single_value(SETTINGS, "restful_endpoint"), settings.restful_endpoint
+			)
+
+			# An http URL saved before https was required is not used either.
+			frappe.db.set_single_value(SETTINGS, "restful_endpoint", "http://127.0.0.1:9/")
+			with self.assertRaisesRegex(InvalidRequest, "https://"):
+				loads.client_for(self.stgid)
+			frappe.local.conf["cams_biometric_allow_http_endpoint"] = 1
+			self.assertEqual(loads.client_for(self.stgid).endpoint, "http://127.0.0.1:9/")
+		finally:
+			frappe.set_user("Administrator")
+			frappe.local.conf.pop("cams_biometric_allow_http_endpoint", None)
+			if http_allowed:
+				frappe.local.conf["cams_biometric_allow_http_endpoint"] = http_allowed
+			frappe.db.set_single_value(SETTINGS, "restful_endpoint", before)
+			frappe.db.commit()  # nosemgrep

@@ -5,11 +5,12 @@ import frappe
 from frappe.utils import get_system_timezone
 from frappe.utils.background_jobs import get_job
 
-from cams_biometric import processing
+from cams_biometric import api, processing
 from cams_biometric.constants import CHECKIN, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol.logtime import to_local_naive
 from cams_biometric.tests.utils import (
-	IntegrationTestCase,
+	CamsTestCase,
+	Step,
 	cleanup,
 	drop_queued_job,
 	make_device,
@@ -17,21 +18,14 @@ from cams_biometric.tests.utils import (
 	post_callback,
 	punch_body,
 	raw_rows,
+	run_queued_job,
 	unique,
 )
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
 
-def run_queued_job(job_id: str):
-	"""Run a job the way a worker would, from what is stored in Redis."""
-	job = get_job(job_id)
-	assert job is not None, f"job {job_id} was not queued"
-	frappe.get_attr(job.kwargs["method"])(**job.kwargs["kwargs"])
-	frappe.db.commit()  # nosemgrep: execute_job commits after the job too
-
-
-class TestProcessing(IntegrationTestCase):
+class TestProcessing(CamsTestCase):
 	def setUp(self):
 		self.user_id = unique("U")
 		self.employee = make_employee(self.user_id)
@@ -244,3 +238,240 @@ class TestProcessing(IntegrationTestCase):
 		[row] = raw_rows(self.stgid)
 		self.assertEqual(processing.reprocess_rows([row.name]), {row.name: "Error"})
 		self.assertIn("not in the form", frappe.db.get_value(RAW_PUNCH, row.name, "error"))
+
+
+class TestWhoseAndWhen(CamsTestCase):
+	"""Which Employee a punch may become a checkin of, and when it waits or stops."""
+
+	def setUp(self):
+		self.stgid, self.token = make_device()
+		self.devices, self.employees = [self.stgid], []
+
+	def tearDown(self):
+		frappe.set_user("Administrator")
+		settings = frappe.get_single(SETTINGS)
+		settings.enabled = 1
+		for row in settings.punch_type_mapping:
+			row.create_checkin = 1
+		settings.save()
+		frappe.cache.delete_value("time_zone")
+		cleanup(self.devices, self.employees)
+		for employee in self.employees:
+			frappe.delete_doc("Employee", employee, force=True, ignore_permissions=True)
+		frappe.db.commit()  # nosemgrep
+
+	def employee(self, device_user_id, **values) -> str:
+		name = make_employee(device_user_id, **values)
+		self.employees.append(name)
+		return name
+
+	def punch(self, user_id, moment, punch_type="CheckIn", stgid=None, token=None) -> str:
+		body = punch_body(token or self.token, user_id, moment, punch_type)
+		self.assertEqual(post_callback(body, stgid=stgid or self.stgid).status_code, 200)
+		rows = raw_rows(stgid or self.stgid, device_user_id=user_id)
+		return next(r.name for r in rows if r.log_time == body["RealTime"]["PunchLog"]["LogTime"])
+
+	def status(self, name) -> str:
+		return frappe.db.get_value(RAW_PUNCH, name, "status")
+
+	def test_a_mapping_made_while_a_drain_holds_the_punch_is_not_lost(self):
+		user_id = unique("R")
+		name = self.punch(user_id, datetime(2024, 9, 23, 9, 0, tzinfo=IST))
+		newcomer = self.employee(None)
+		site, box = frappe.local.site, {}
+		frappe.db.commit()  # nosemgrep
+
+		def decide_unmapped():  # the drain has read "no such Employee", not committed yet
+			box["outcome"] = processing._process(name, (processing.PENDING,), {}, [])
+
+		def open_employee():  # the HR user's request opens the Employee meanwhile
+			box["employee"] = frappe.get_doc("Employee", newcomer)
+
+		def set_device_id():
+			box["employee"].attendance_device_id = user_id
+			box["employee"].save()
+			frappe.db.commit()  # nosemgrep: the end of that request
+
+		drain = Step(site, decide_unmapped, frappe.db.commit)
+		hr_user = Step(site, open_employee, set_device_id)
+		drain.go()
+		self.assertEqual(box["outcome"].status, "Unmapped")
+		hr_user.go()  # its snapshot sees the row Pending
+		drain.go()  # the drain commits Unmapped
+		hr_user.go()  # the id is saved; the hook ran on the old snapshot
+		drain.join(), hr_user.join()
+
+		frappe.db.rollback()
+		run_queued_job(f"cams_biometric:unmapped:{user_id}")
+		self.assertEqual(self.status(name), "Processed")
+		self.assertEqual(frappe.db.get_value(RAW_PUNCH, name, "employee"), newcomer)
+
+	def test_the_sweep_takes_unmapped_punches_an_employee_now_has(self):
+		user_id = unique("S")
+		name = self.punch(user_id, datetime(2024, 9, 23, 10, 0, tzinfo=IST))
+		self.assertEqual(processing.process_raw_punch(name).status, "Unmapped")
+		# Set without hooks (a data import, a direct update): only the sweep can notice.
+		employee = self.employee(None)
+		frappe.db.set_value("Employee", employee, "attendance_device_id", user_id)
+		self.assertIn(name, processing.mapped_unmapped_punches(10_000))
+		processing.process_pending_punches()
+		self.assertEqual(self.status(name), "Processed")
+		self.assertNotIn(name, processing.mapped_unmapped_punches(10_000))
+
+	def test_a_mapping_made_while_switched_off_takes_effect_when_switched_on(self):
+		user_id = unique("O")
+		name = self.punch(user_id, datetime(2024, 9, 23, 11, 0, tzinfo=IST))
+		self.assertEqual(processing.process_raw_punch(name).status, "Unmapped")
+		settings = frappe.get_single(SETTINGS)
+		settings.enabled = 0
+		settings.save()
+
+		employee = frappe.get_doc("Employee", self.employee(None))
+		employee.attendance_device_id = user_id
+		employee.save()
+		frappe.db.commit()  # nosemgrep
+		run_queued_job(f"cams_biometric:unmapped:{user_id}")
+		self.assertEqual(self.status(name), "Unmapped", "switched off: nothing is processed")
+
+		settings.reload()
+		settings.enabled = 1
+		settings.save()
+		frappe.db.commit()  # nosemgrep: the hook queues its job after commit
+		run_queued_job("cams_biometric:integration_enabled")
+		self.assertEqual(self.status(name), "Processed")
+
+	def test_punches_outside_the_employment_are_not_attributed(self):
+		user_id = unique("D")
+		before = self.punch(user_id, datetime(2024, 1, 10, 9, 0, tzinfo=IST))
+		during = self.punch(user_id, datetime(2026, 11, 2, 9, 0, tzinfo=IST))
+		after = self.punch(user_id, datetime(2026, 11, 20, 9, 0, tzinfo=IST))
+		employee = self.employee(
+			user_id, date_of_joining="2026-11-01", relieving_date="2026-11-10", status="Active"
+		)
+		outcomes = processing.reprocess_rows([before, during, after])
+		self.assertEqual(outcomes, {before: "Error", during: "Processed", after: "Error"})
+		self.assertIn("before the date of joining", frappe.db.get_value(RAW_PUNCH, before, "error"))
+		self.assertIn("after the relieving date", frappe.db.get_value(RAW_PUNCH, after, "error"))
+		self.assertIsNone(frappe.db.get_value(RAW_PUNCH, before, "employee"))
+		self.assertEqual(frappe.db.count(CHECKIN, {"employee": employee}), 1)
+
+	def test_the_same_user_id_at_another_company_device_stays_unmapped(self):
+		user_id = unique("C")
+		company = frappe.db.get_value("Employee", self.employee(user_id), "company")
+		other_company = self.make_company()
+		branch_b = self.make_branch()
+		there, there_token = make_device(company=other_company)
+		here, here_token = make_device(company=company, branch=branch_b)
+		self.devices += [there, here]
+
+		elsewhere = self.punch(
+			user_id, datetime(2024, 9, 23, 9, 0, tzinfo=IST), stgid=there, token=there_token
+		)
+		outcome = processing.process_raw_punch(elsewhere)
+		self.assertEqual(outcome.status, "Unmapped")
+		self.assertIn(other_company, outcome.error)
+		other_branch = self.punch(
+			user_id, datetime(2024, 9, 23, 9, 1, tzinfo=IST), stgid=here, token=here_token
+		)
+		self.assertEqual(processing.process_raw_punch(other_branch).status, "Unmapped")
+		# The sweep does not take them up again and again.
+		self.assertFalse({elsewhere, other_branch} & set(processing.mapped_unmapped_punches(10_000)))
+
+		own = self.punch(user_id, datetime(2024, 9, 23, 9, 2, tzinfo=IST))  # a device of no company
+		self.assertEqual(processing.process_raw_punch(own).status, "Processed")
+
+	def make_company(self) -> str:
+		existing = frappe.get_all("Company", pluck="name")
+		other = next(
+			(c for c in existing if c != frappe.db.get_value("Employee", self.employees[0], "company")), None
+		)
+		if other:
+			return other
+		return (
+			frappe.get_doc(
+				{
+					"doctype": "Company",
+					"company_name": "CAMS Test Branch Co",
+					"abbr": "CTBC",
+					"default_currency": "INR",
+					"country": "India",
+				}
+			)
+			.insert(ignore_permissions=True)
+			.name
+		)
+
+	def make_branch(self) -> str:
+		name = unique("CAMS Branch ")
+		frappe.get_doc({"doctype": "Branch", "branch": name}).insert(ignore_permissions=True)
+		return name
+
+	def test_the_repeated_hour_of_daylight_saving_is_not_a_silent_duplicate(self):
+		frappe.db.set_single_value("System Settings", "time_zone", "America/New_York")
+		frappe.cache.delete_value("time_zone")
+		try:
+			user_id = unique("F")
+			employee = self.employee(user_id)
+			check_in = self.punch(user_id, "2025-11-02 01:30:00 GMT -0400", "CheckIn")
+			check_out = self.punch(user_id, "2025-11-02 01:30:00 GMT -0500", "CheckOut")
+			outcomes = processing.reprocess_rows([check_in, check_out])
+			self.assertEqual(outcomes, {check_in: "Processed", check_out: "Processed"})
+
+			# An IN an hour after the first IN, at the same wall-clock time (another gate).
+			gate_b, gate_b_token = make_device()
+			gate_c, gate_c_token = make_device()
+			self.devices += [gate_b, gate_c]
+			again_in = self.punch(
+				user_id, "2025-11-02 01:30:00 GMT -0500", "CheckIn", stgid=gate_b, token=gate_b_token
+			)
+			self.assertEqual(processing.process_raw_punch(again_in).status, "Error")
+			self.assertIn("occurs twice", frappe.db.get_value(RAW_PUNCH, again_in, "error"))
+			self.assertEqual(frappe.db.count(CHECKIN, {"employee": employee}), 2)
+
+			# The very instant of the first IN, from a third gate, is still a plain duplicate.
+			same = self.punch(
+				user_id, "2025-11-02 01:30:00 GMT -0400", "CheckIn", stgid=gate_c, token=gate_c_token
+			)
+			self.assertEqual(processing.process_raw_punch(same).status, "Duplicate")
+		finally:
+			frappe.db.set_single_value("System Settings", "time_zone", self.zone_before)
+
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.zone_before = frappe.db.get_single_value("System Settings", "time_zone")
+
+	def test_ignored_punches_are_reprocessed_once_their_type_is_on_again(self):
+		user_id = unique("I")
+		employee = self.employee(user_id)
+		settings = frappe.get_single(SETTINGS)
+		settings.punch_type_rule("MealIn").create_checkin = 0
+		settings.save()
+		name = self.punch(user_id, datetime(2024, 9, 24, 13, 0, tzinfo=IST), "MealIn")
+		self.assertEqual(processing.process_raw_punch(name).status, "Ignored")
+
+		settings.reload()
+		settings.punch_type_rule("MealIn").create_checkin = 1
+		frappe.clear_messages()
+		settings.save()
+		[offer] = [m for m in frappe.get_message_log() if m.get("primary_action")]
+		action = offer["primary_action"]
+		self.assertEqual(action["server_action"], "cams_biometric.api.reprocess_ignored")
+		self.assertEqual(
+			api.reprocess_ignored(action["args"]), {"queued": False, "outcomes": {name: "Processed"}}
+		)
+		self.assertEqual(frappe.db.count(CHECKIN, {"employee": employee}), 1)
+
+	def test_reprocess_takes_ignored_rows(self):
+		user_id = unique("J")
+		self.employee(user_id)
+		settings = frappe.get_single(SETTINGS)
+		settings.punch_type_rule("MealOut").create_checkin = 0
+		settings.save()
+		name = self.punch(user_id, datetime(2024, 9, 24, 14, 0, tzinfo=IST), "MealOut")
+		self.assertEqual(processing.process_raw_punch(name).status, "Ignored")
+		self.assertEqual(api.reprocess([name]), {"queued": False, "outcomes": {name: "Ignored"}})
+		settings.reload()
+		settings.punch_type_rule("MealOut").create_checkin = 1
+		settings.save()
+		self.assertEqual(api.reprocess([name]), {"queued": False, "outcomes": {name: "Processed"}})

@@ -2,10 +2,10 @@ import frappe
 
 from cams_biometric.constants import SETTINGS
 from cams_biometric.protocol.constants import PUNCH_TYPES
-from cams_biometric.tests.utils import IntegrationTestCase
+from cams_biometric.tests.utils import CamsTestCase
 
 
-class TestSettings(IntegrationTestCase):
+class TestSettings(CamsTestCase):
 	def tearDown(self):
 		frappe.db.rollback()
 

@@ -3,22 +3,77 @@
 import json
 import secrets
 import threading
+import time
+from contextlib import contextmanager
 
 import frappe
 from frappe.utils import get_test_client
 from frappe.utils.background_jobs import get_job
+from rq.job import JobStatus
 
 try:  # Frappe v16
 	from frappe.tests import IntegrationTestCase
 except ImportError:  # Frappe v15
 	from frappe.tests.utils import FrappeTestCase as IntegrationTestCase
+from frappe.utils.background_jobs import get_redis_conn
+from rq import Worker
+from rq.suspension import resume, suspend
 
 from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, RAW_PUNCH
 from cams_biometric.protocol.logtime import format_logtime
 
 CALLBACK_PATH = "/api/method/cams_biometric.api.callback"
 
-__all__ = ["IntegrationTestCase"]
+# Workers resume by themselves this long after the last test asked them to pause, should a
+# test run be killed before its tearDownClass.
+PAUSE_SECONDS = 300
+# How long a test class waits for a job of this app that a worker had already started.
+BUSY_WAIT_SECONDS = 120
+
+
+class CamsTestCase(IntegrationTestCase):
+	"""A test class during whose tests this bench's RQ workers take no new job.
+
+	The tests play the worker themselves (run_queued_job, load_page, ...), often to stage
+	what a worker would rarely do (die after page 1, meet a backlog), so a live worker
+	(`bench start`) taking their jobs would change what they test. RQ's suspension pauses
+	every worker of the bench; queued jobs wait and run once the class is done.
+	"""
+
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		pause_workers()
+		wait_for_busy_workers()
+
+	@classmethod
+	def tearDownClass(cls):
+		resume(get_redis_conn())
+		super().tearDownClass()
+
+	def setUp(self):
+		pause_workers()  # renews the pause's time limit
+		super().setUp()
+
+
+def pause_workers():
+	suspend(get_redis_conn(), ttl=PAUSE_SECONDS)
+
+
+def wait_for_busy_workers():
+	"""Let a job of this app for this site that a worker started before the pause finish."""
+	deadline = time.monotonic() + BUSY_WAIT_SECONDS
+	while time.monotonic() < deadline:
+		busy = [
+			job
+			for worker in Worker.all(connection=get_redis_conn())
+			if (job := worker.get_current_job())
+			and job.kwargs.get("site") == frappe.local.site
+			and str(job.kwargs.get("method", "")).startswith("cams_biometric.")
+		]
+		if not busy:
+			return
+		time.sleep(0.2)
 
 
 def unique(prefix: str) -> str:
@@ -82,16 +137,26 @@ def punch_body(token: str, user_id: str, moment, punch_type: str = "CheckIn", **
 
 
 def request(
-	site: str, body: bytes, stgid=None, address="127.0.0.1", content_type="application/json", method="POST"
+	site: str,
+	body: bytes,
+	stgid=None,
+	address="127.0.0.1",
+	content_type="application/json",
+	method="POST",
+	headers: dict | None = None,
 ):
-	"""One request through Frappe's real WSGI application; call it outside any Frappe context."""
+	"""One request through Frappe's real WSGI application; call it outside any Frappe context.
+
+	``address`` is the socket's (REMOTE_ADDR), the one the failed-authentication limit counts.
+	"""
 	path = CALLBACK_PATH + (f"?stgid={stgid}" if stgid is not None else "")
 	return get_test_client(use_cookies=False).open(
 		path,
 		method=method,
 		data=body,
 		content_type=content_type,
-		headers={"X-Frappe-Site-Name": site, "X-Forwarded-For": address},
+		headers={"X-Frappe-Site-Name": site, **(headers or {})},
+		environ_overrides={"REMOTE_ADDR": address},
 	)
 
 
@@ -121,6 +186,71 @@ def raw_rows(device: str, **filters) -> list:
 	)
 
 
+@contextmanager
+def own_connection(site: str):
+	"""A Frappe context with its own database connection, for a thread playing another
+	process (a worker, another user's request)."""
+	frappe.init(site=site)
+	frappe.connect()
+	frappe.set_user("Administrator")
+	try:
+		yield
+	finally:
+		frappe.db.rollback()
+		frappe.destroy()
+
+
+class Step(threading.Thread):
+	"""Run ``steps`` in their own connection (see own_connection), one per call of go().
+
+	Forces an interleaving of two transactions without sleeping: the test says when each
+	step runs, and go() returns once it has.
+	"""
+
+	def __init__(self, site: str, *steps):
+		super().__init__(daemon=True)
+		self.site, self.steps, self.error = site, list(steps), None
+		self._go, self._done = threading.Event(), threading.Event()
+		self.start()
+
+	def run(self):
+		try:
+			with own_connection(self.site):
+				for step in self.steps:
+					self._go.wait(60)
+					self._go.clear()
+					step()
+					self._done.set()
+		except Exception as e:
+			self.error = e
+			self._done.set()
+
+	def go(self):
+		self._done.clear()
+		self._go.set()
+		if not self._done.wait(60):
+			raise TimeoutError("the step did not finish")
+		if self.error:
+			raise self.error
+
+
+def run_queued_job(job_id: str):
+	"""Run a queued job the way a worker would, from what is stored in Redis. If a worker
+	of this bench (under `bench start`) has taken it already, wait for that one instead."""
+	job = get_job(job_id)
+	assert job is not None, f"job {job_id} was not queued"
+	if job.get_status() == JobStatus.QUEUED:
+		job.delete()
+		frappe.get_attr(job.kwargs["method"])(**job.kwargs["kwargs"])
+		frappe.db.commit()  # nosemgrep: execute_job commits after the job too
+		return
+	deadline = time.monotonic() + 60
+	while job.get_status(refresh=True) not in (JobStatus.FINISHED, JobStatus.FAILED):
+		assert time.monotonic() < deadline, f"job {job_id} did not finish"
+		time.sleep(0.1)
+	frappe.db.rollback()  # see what the worker committed
+
+
 def drop_queued_job(job_id: str):
 	"""Remove a job the test queued, so no worker on this bench runs it later."""
 	job = get_job(job_id)
@@ -138,3 +268,10 @@ def cleanup(devices: list[str], employees: list[str] = ()):
 	for device in devices:
 		frappe.delete_doc(DEVICE, device, force=True, ignore_permissions=True)
 	frappe.db.commit()  # nosemgrep
+
+
+def set_time_zone(time_zone: str):
+	"""`bench execute` target for .ci/run, which runs tier 2 on a site east and west of UTC."""
+	frappe.db.set_single_value("System Settings", "time_zone", time_zone)
+	frappe.cache.delete_value("time_zone")
+	frappe.clear_cache()

@@ -13,17 +13,60 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		if (frm.doc.enabled && frappe.model.can_create("CAMS Load Request")) {
 			frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(frm.doc.name));
 		}
+		const esc = frappe.utils.escape_html;
 		if (!frm.doc.last_punch_received) {
 			frm.dashboard.set_headline(
 				__(
 					"No punch received yet. In the CAMS API Monitor, set this device's Callback URL to the one shown in {0}, with {1} added.",
 					[
 						`<a href="/app/cams-biometric-settings">${__("CAMS Biometric Settings")}</a>`,
-						`<code>?stgid=${frappe.utils.escape_html(frm.doc.name)}</code>`,
+						`<code>?stgid=${esc(frm.doc.name)}</code>`,
 					]
 				)
 			);
 		}
+		if (frm.doc.reported_serial_number) {
+			frm.dashboard.add_comment(
+				__(
+					"The device sends Serial Number {0}, not {1}. Its punches are taken (the Service Tag ID and Auth Token identify it); correct the Serial Number once you have checked.",
+					[`<b>${esc(frm.doc.reported_serial_number)}</b>`, `<b>${esc(frm.doc.serial_number || "")}</b>`]
+				),
+				"orange",
+				true
+			);
+		}
+		cams_biometric_show_auth_failures(frm);
 	},
 });
 
+function cams_biometric_show_auth_failures(frm) {
+	const failures = (frm.doc.__onload || {}).auth_failures;
+	if (!failures) return;
+	const reasons = Object.entries(failures.reasons || {})
+		.map(([reason, count]) => `${frappe.utils.escape_html(__(reason))}: ${count}`)
+		.join(", ");
+	frm.dashboard.add_comment(
+		__(
+			"{0} failed authentications of callbacks naming this device since {1}; the last at {2}: {3}. ({4})",
+			[
+				failures.count,
+				frappe.datetime.str_to_user(failures.since),
+				frappe.datetime.str_to_user(failures.last_at),
+				`<b>${frappe.utils.escape_html(__(failures.last_reason))}</b>`,
+				reasons,
+			]
+		),
+		"red",
+		true
+	);
+	frm.add_custom_button(
+		__("Clear Failed Authentications"),
+		() =>
+			frappe.call({
+				method: "cams_biometric.cams_biometric.doctype.cams_biometric_device.cams_biometric_device.clear_auth_failures",
+				args: { device: frm.doc.name },
+				callback: () => frm.reload_doc(),
+			}),
+		__("Actions")
+	);
+}

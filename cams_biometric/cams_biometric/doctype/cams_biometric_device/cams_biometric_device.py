@@ -7,6 +7,8 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
+from cams_biometric.auth_failures import clear_device_failures, device_failures
+from cams_biometric.constants import DEVICE
 from cams_biometric.protocol.constants import MAX_SERVICE_TAG_LENGTH
 
 
@@ -21,15 +23,22 @@ class CAMSBiometricDevice(Document):
 
 		aes_key_derivation: DF.Data | None
 		auth_token: DF.Password
+		branch: DF.Link | None
+		company: DF.Link | None
 		device_label: DF.Data | None
 		enabled: DF.Check
 		last_punch_received: DF.Datetime | None
 		latitude: DF.Float
 		longitude: DF.Float
+		reported_serial_number: DF.Data | None
 		security_key: DF.Password | None
 		serial_number: DF.Data | None
 		service_tag_id: DF.Data
 	# end: auto-generated types
+
+	def onload(self):
+		if frappe.has_permission(self.doctype, "write", self):
+			self.set_onload("auth_failures", device_failures(self.name))
 
 	def validate(self):
 		self.service_tag_id = (self.service_tag_id or "").strip()
@@ -40,6 +49,8 @@ class CAMSBiometricDevice(Document):
 				).format(MAX_SERVICE_TAG_LENGTH)
 			)
 		self.serial_number = (self.serial_number or "").strip() or None
+		if self.reported_serial_number and self.serial_number in (None, self.reported_serial_number):
+			self.reported_serial_number = None  # corrected (or cleared): the mismatch is settled
 		self.validate_auth_token()
 		self.validate_coordinates()
 		if self.security_key is not None and not self.is_dummy_password(self.security_key):
@@ -61,3 +72,10 @@ class CAMSBiometricDevice(Document):
 			frappe.throw(_("Latitude must be between -90 and 90."))
 		if self.longitude and not -180 <= self.longitude <= 180:
 			frappe.throw(_("Longitude must be between -180 and 180."))
+
+
+@frappe.whitelist(methods=["POST"])
+def clear_auth_failures(device: str) -> None:
+	"""Forget a device's failed authentications, e.g. once its token is fixed."""
+	frappe.get_doc(DEVICE, device).check_permission("write")
+	clear_device_failures(device)

@@ -4,9 +4,17 @@
 import frappe
 from frappe import _
 from frappe.model.document import Document
-from frappe.utils import cint, get_url
+from frappe.utils import add_days, cint, get_url, now_datetime
 
-from cams_biometric.constants import CALLBACK_METHOD, LOG_DOCTYPES, MIN_RETENTION_DAYS
+from cams_biometric import processing
+from cams_biometric.constants import (
+	CALLBACK_METHOD,
+	DEFAULT_RETENTION_DAYS,
+	IGNORED,
+	LOG_DOCTYPES,
+	MIN_RETENTION_DAYS,
+	RAW_PUNCH,
+)
 from cams_biometric.protocol.constants import DEFAULT_LOG_TYPES, PUNCH_TYPES
 
 
@@ -38,11 +46,45 @@ class CAMSBiometricSettings(Document):
 		self.validate_retention()
 		if self.restful_endpoint:
 			self.restful_endpoint = self.restful_endpoint.strip()
-			if not self.restful_endpoint.startswith(("http://", "https://")):
-				frappe.throw(_("The RESTful Endpoint URL must start with http:// or https://"))
+			# Only a new URL: an http one saved before the rule came must not block every
+			# other change; Load Punchlog refuses to use it (loads.client_for).
+			if self.has_value_changed("restful_endpoint"):
+				validate_endpoint(self.restful_endpoint)
 
 	def on_update(self):
 		sync_log_retention(cint(self.raw_log_retention_days))
+		before = self.get_doc_before_save()
+		if self.enabled and before and not before.enabled:
+			processing.on_integration_enabled()
+		self.offer_to_reprocess_ignored(before)
+
+	def offer_to_reprocess_ignored(self, before):
+		"""A punch type switched back on: offer to make the checkins of its Ignored punches."""
+		was_on = {
+			row.punch_type for row in (before.punch_type_mapping if before else []) if row.create_checkin
+		}
+		switched_on = [
+			row.punch_type
+			for row in self.punch_type_mapping
+			if row.create_checkin and row.punch_type not in was_on
+		]
+		if not before or not switched_on:
+			return
+		count = len(ignored_punches(switched_on, cint(self.raw_log_retention_days)))
+		if not count:
+			return
+		frappe.msgprint(
+			_(
+				"{0} punches of {1} were ignored while the type was switched off. Make their checkins now?"
+			).format(count, ", ".join(switched_on)),
+			title=_("Ignored punches"),
+			primary_action={
+				"label": _("Reprocess {0} punches").format(count),
+				"server_action": "cams_biometric.api.reprocess_ignored",
+				"args": {"punch_types": switched_on},
+				"hide_on_success": True,
+			},
+		)
 
 	def add_missing_punch_types(self) -> bool:
 		"""Append the default row of every punch type the table lacks; True if any was added."""
@@ -77,6 +119,42 @@ class CAMSBiometricSettings(Document):
 	def punch_type_rule(self, punch_type: str):
 		"""The mapping row of a punch type, or None for a type the table does not know."""
 		return next((row for row in self.punch_type_mapping if row.punch_type == punch_type), None)
+
+
+def ignored_punches(punch_types: list[str], retention_days: int) -> list[str]:
+	"""Ignored raw punches of these types still within the raw log's retention window."""
+	days = retention_days or DEFAULT_RETENTION_DAYS
+	return frappe.get_all(
+		RAW_PUNCH,
+		filters={
+			"status": IGNORED,
+			"punch_type": ("in", punch_types),
+			"received_at": (">=", add_days(now_datetime(), -days)),
+		},
+		pluck="name",
+		order_by="punch_time asc",
+	)
+
+
+ALLOW_HTTP_CONF = "cams_biometric_allow_http_endpoint"
+
+
+def endpoint_problem(url: str) -> str | None:
+	"""Why the RESTful endpoint may not be used, or None. It receives every device's Auth
+	Token: https only, unless site config allows http (tests and the simulator on localhost)."""
+	if url.startswith("https://") and len(url) > len("https://"):
+		return None
+	if url.startswith("http://") and len(url) > len("http://") and frappe.conf.get(ALLOW_HTTP_CONF):
+		return None
+	return _(
+		"The RESTful Endpoint URL must start with https:// (each device's Auth Token is sent to it)."
+		" For a local test gateway, set {0} in site config to allow http://."
+	).format(ALLOW_HTTP_CONF)
+
+
+def validate_endpoint(url: str):
+	if problem := endpoint_problem(url):
+		frappe.throw(problem, title=_("Invalid RESTful Endpoint URL"))
 
 
 def get_callback_url() -> str:

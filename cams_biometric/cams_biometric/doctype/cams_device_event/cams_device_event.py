@@ -3,8 +3,7 @@
 
 import frappe
 from frappe.model.document import Document
-from frappe.query_builder import Interval
-from frappe.query_builder.functions import Now
+from frappe.utils import add_days, now_datetime
 
 from cams_biometric.constants import DEVICE_EVENT
 
@@ -33,4 +32,5 @@ class CAMSDeviceEvent(Document):
 	def clear_old_logs(days: int = 90):
 		"""Called by Log Settings."""
 		table = frappe.qb.DocType(DEVICE_EVENT)
-		frappe.db.delete(table, filters=(table.modified < (Now() - Interval(days=days))))
+		# Frappe's clock, not the database's NOW(): see CAMSRawPunchLog.clear_old_logs.
+		frappe.db.delete(table, filters=table.modified < add_days(now_datetime(), -days))

@@ -27,6 +27,7 @@ class CAMSLoadRequest(Document):
 		gateway_retries: DF.Int
 		new_punches: DF.Int
 		next_offset: DF.Int
+		next_start_time: DF.Datetime | None
 		pages_fetched: DF.Int
 		recoveries: DF.Int
 		resumes: DF.Int

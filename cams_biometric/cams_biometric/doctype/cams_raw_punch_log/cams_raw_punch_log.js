@@ -3,7 +3,7 @@
 
 frappe.ui.form.on("CAMS Raw Punch Log", {
 	refresh(frm) {
-		if (["Pending", "Unmapped", "Error"].includes(frm.doc.status) && frm.perm[0].write) {
+		if (["Pending", "Unmapped", "Error", "Ignored"].includes(frm.doc.status) && frm.perm[0].write) {
 			frm.add_custom_button(__("Reprocess"), () => cams_biometric.reprocess([frm.doc.name], () => frm.reload_doc()));
 		}
 		if (frm.doc.status === "Unmapped") {

@@ -3,8 +3,7 @@
 
 import frappe
 from frappe.model.document import Document
-from frappe.query_builder import Interval
-from frappe.query_builder.functions import Now
+from frappe.utils import add_days, now_datetime
 
 from cams_biometric.constants import FINAL_STATUSES, RAW_PUNCH
 
@@ -44,7 +43,12 @@ class CAMSRawPunchLog(Document):
 	def clear_old_logs(days: int = 90):
 		"""Called by Log Settings. Rows still to be worked on or looked at are kept."""
 		table = frappe.qb.DocType(RAW_PUNCH)
-		frappe.db.delete(
-			table,
-			filters=(table.modified < (Now() - Interval(days=days))) & table.status.isin(FINAL_STATUSES),
-		)
+		# Frappe's clock, not the database's NOW(): `modified` is written in the site's time
+		# zone, which need not be the database server's.
+		cutoff = add_days(now_datetime(), -days)
+		frappe.db.delete(table, filters=(table.modified < cutoff) & table.status.isin(FINAL_STATUSES))
+
+
+def on_doctype_update():
+	# The sweep looks up Unmapped rows by user id (processing.mapped_unmapped_punches).
+	frappe.db.add_index(RAW_PUNCH, ["status", "device_user_id"], index_name="status_device_user_id")
