@@ -473,6 +473,10 @@ def process_mapped_unmapped_punches():
 
 
 def mapped_unmapped_punches(limit: int) -> list[str]:
+	return mapped_unmapped_query(limit).run(pluck=True)
+
+
+def mapped_unmapped_query(limit: int):
 	raw, employee, device = (
 		frappe.qb.DocType(RAW_PUNCH),
 		frappe.qb.DocType("Employee"),
@@ -492,7 +496,6 @@ def mapped_unmapped_punches(limit: int) -> list[str]:
 		)
 		.orderby(raw.punch_time)
 		.limit(limit)
-		.run(pluck=True)
 	)
 
 

@@ -12,7 +12,14 @@ from frappe.utils import add_to_date, now_datetime
 from cams_biometric import loads, processing
 from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, callback_body, generate_punches
-from cams_biometric.tests.utils import CamsTestCase, cleanup, make_device, make_employee, request
+from cams_biometric.tests.utils import (
+	CamsTestCase,
+	cleanup,
+	delete_employees,
+	make_device,
+	make_employee,
+	request,
+)
 
 USERS, DAYS, PER_DAY = 10, 10, 4  # 400 punches; benchmarks/ runs the 2,000-punch version
 SENDERS = 3
@@ -31,6 +38,7 @@ class TestExactlyOnce(CamsTestCase):
 		frappe.db.set_single_value(SETTINGS, "restful_endpoint", self.endpoint_before)
 		frappe.db.delete("CAMS Load Request", {"device": self.stgid})
 		cleanup([self.stgid], self.employees)
+		delete_employees(self.employees)
 
 	def test_three_concurrent_senders_and_a_loadlog_make_one_checkin_per_punch(self):
 		rows = generate_punches(USERS, DAYS, PER_DAY, end=datetime.now(timezone.utc), user_ids=self.user_ids)

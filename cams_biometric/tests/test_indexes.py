@@ -5,12 +5,14 @@ from datetime import datetime, timezone
 
 import frappe
 
+from cams_biometric import processing
 from cams_biometric.constants import CHECKIN, PENDING, RAW_PUNCH, UNMAPPED
 from cams_biometric.install import CHECKIN_INDEX, after_uninstall, drop_checkin_index
 from cams_biometric.patches import add_checkin_employee_time_index
 from cams_biometric.tests.utils import (
 	CamsTestCase,
 	cleanup,
+	delete_employees,
 	make_device,
 	make_employee,
 	post_callback,
@@ -32,7 +34,8 @@ def hot_path_queries(raw_punch: str, employee: str) -> dict[str, str]:
 		"drain: one row by name": f"select status from {raw} where name = {e(row.name)}",
 		"drain: Employee of a device user": f"select name from `tabEmployee` where attendance_device_id = {e(user_id)}",
 		"drain: checkin at an instant": f"select name from {checkin} where employee = {e(employee)} and time = now()",
-		"Employee hook: Unmapped rows of a user": f"select name from {raw} where device_user_id = {e(row.device_user_id)} and status = {e(UNMAPPED)} order by punch_time",
+		"Employee hook: Unmapped rows of a user": f"select name from {raw} where device_user_id = {e(row.device_user_id)} and status in ({e(UNMAPPED)}, {e(PENDING)}) order by punch_time",
+		"sweep: Unmapped rows an Employee now fits": str(processing.mapped_unmapped_query(500)),
 		"load: rows of a load request": f"select count(*) from {raw} where load_request = 'CAMS-LOAD-0001'",
 	}
 
@@ -49,6 +52,7 @@ class TestHotPathIndexes(CamsTestCase):
 			self.assert_indexed(hot_path_queries(raw_punch, employee))
 		finally:
 			cleanup([stgid], [employee])
+			delete_employees([employee])
 
 	def test_checkins_are_indexed_by_employee_and_time(self):
 		query = f"select name from `tab{CHECKIN}` where employee = 'HR-EMP-00001' and time = now()"

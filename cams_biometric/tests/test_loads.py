@@ -14,6 +14,7 @@ from cams_biometric.tests.test_permissions import make_user
 from cams_biometric.tests.utils import (
 	CamsTestCase,
 	cleanup,
+	delete_employees,
 	drop_queued_job,
 	make_device,
 	make_employee,
@@ -41,6 +42,7 @@ class TestLoadPunchlog(CamsTestCase):
 	@classmethod
 	def tearDownClass(cls):
 		cls.server.stop()
+		delete_employees(cls.employees)
 		frappe.db.set_single_value(SETTINGS, "restful_endpoint", cls.endpoint_before)
 		frappe.db.commit()  # nosemgrep: leave the site's settings as they were
 		super().tearDownClass()

@@ -12,6 +12,7 @@ from cams_biometric.tests.utils import (
 	CamsTestCase,
 	Step,
 	cleanup,
+	delete_employees,
 	drop_queued_job,
 	make_device,
 	make_employee,
@@ -40,6 +41,7 @@ class TestProcessing(CamsTestCase):
 			row.create_checkin = 1
 		settings.save()
 		cleanup(self.devices, [self.employee])
+		delete_employees([self.employee])
 
 	def punch(self, moment, punch_type="CheckIn", stgid=None, token=None, user_id=None) -> str:
 		response = post_callback(
@@ -190,7 +192,7 @@ class TestProcessing(CamsTestCase):
 		row = frappe.get_doc(RAW_PUNCH, name)
 		self.assertEqual(row.status, "Processed", row.error)
 		self.assertEqual(row.employee, newcomer)
-		cleanup([], [newcomer])
+		delete_employees([newcomer])
 
 	def test_inactive_employees_are_an_error_with_the_reason(self):
 		frappe.db.set_value("Employee", self.employee, "status", "Inactive")
@@ -256,9 +258,7 @@ class TestWhoseAndWhen(CamsTestCase):
 		settings.save()
 		frappe.cache.delete_value("time_zone")
 		cleanup(self.devices, self.employees)
-		for employee in self.employees:
-			frappe.delete_doc("Employee", employee, force=True, ignore_permissions=True)
-		frappe.db.commit()  # nosemgrep
+		delete_employees(self.employees)
 
 	def employee(self, device_user_id, **values) -> str:
 		name = make_employee(device_user_id, **values)

@@ -15,7 +15,7 @@ try:  # Frappe v16
 	from frappe.tests import IntegrationTestCase
 except ImportError:  # Frappe v15
 	from frappe.tests.utils import FrappeTestCase as IntegrationTestCase
-from frappe.utils.background_jobs import get_redis_conn
+from frappe.utils.background_jobs import get_queue, get_queue_list, get_redis_conn
 from rq import Worker
 from rq.suspension import resume, suspend
 
@@ -48,6 +48,9 @@ class CamsTestCase(IntegrationTestCase):
 
 	@classmethod
 	def tearDownClass(cls):
+		# What the tests queued and did not run would otherwise run once the workers resume,
+		# e.g. a page job against a simulator that is gone, holding a worker for minutes.
+		drop_queued_jobs_of_this_app()
 		resume(get_redis_conn())
 		super().tearDownClass()
 
@@ -58,6 +61,15 @@ class CamsTestCase(IntegrationTestCase):
 
 def pause_workers():
 	suspend(get_redis_conn(), ttl=PAUSE_SECONDS)
+
+
+def drop_queued_jobs_of_this_app():
+	for queue in get_queue_list():
+		for job in get_queue(queue).get_jobs():
+			if job.kwargs.get("site") == frappe.local.site and str(job.kwargs.get("method", "")).startswith(
+				"cams_biometric."
+			):
+				job.delete()
 
 
 def wait_for_busy_workers():
@@ -275,3 +287,11 @@ def set_time_zone(time_zone: str):
 	frappe.db.set_single_value("System Settings", "time_zone", time_zone)
 	frappe.cache.delete_value("time_zone")
 	frappe.clear_cache()
+
+
+def delete_employees(employees: list[str]):
+	"""Remove test Employees and their checkins (after cleanup() of their raw rows)."""
+	if employees:
+		frappe.db.delete(CHECKIN, {"employee": ("in", list(employees))})
+		frappe.db.delete("Employee", {"name": ("in", list(employees))})
+		frappe.db.commit()  # nosemgrep
