@@ -287,11 +287,17 @@ def load_record(name: str) -> frappe._dict:
 def load_tells_the_truth(name: str, expected_rows: int, new: int) -> frappe._dict:
 	load = load_record(name)
 	check(load.status == "Completed", f"load ended {load.status}: {load.error}")
-	check(load.rows_received == expected_rows, f"load received {load.rows_received} of {expected_rows}")
+	# The simulator names no offset on a last page that is full, so such a load asks once
+	# more by time, from a second before that page's last punch: that page repeats a punch or
+	# two (counted as received duplicates) and ends the load.
+	extra_page = expected_rows % 50 == 0
+	repeats = load.rows_received - expected_rows
+	check(0 <= repeats <= (2 if extra_page else 0), f"load received {load.rows_received} of {expected_rows}")
 	check(load.new_punches == new, f"load says {load.new_punches} new, expected {new}")
 	parts = load.new_punches + load.duplicates + load.unmapped + load.errors
 	check(parts == load.rows_received, f"counts add up to {parts}, not {load.rows_received}")
-	check(load.pages_fetched == -(-expected_rows // 50), f"{load.pages_fetched} pages recorded")
+	pages = -(-expected_rows // 50) + extra_page
+	check(load.pages_fetched == pages, f"{load.pages_fetched} pages recorded, expected {pages}")
 	return load
 
 

@@ -237,9 +237,8 @@ class TestLoadPunchlog(CamsTestCase):
 		self.assertEqual((load.rows_received, load.new_punches, load.recoveries), (144, 144, 1))
 		self.assertEqual(self.checkins(), 144)
 
-	def test_a_page_another_job_recorded_is_not_counted_twice(self):
-		# A recovery raced a worker that was only slow: both fetch page 1, one records it.
-		name = self.start()
+	def race_for_the_next_page(self, name):
+		"""Two jobs fetch the load's next page; the one that fetched second records it first."""
 		real_client_for = loads.client_for
 		raced = []
 
@@ -251,7 +250,7 @@ class TestLoadPunchlog(CamsTestCase):
 				page = fetch(*args, **kwargs)
 				if not raced:
 					raced.append(True)
-					self.assertTrue(loads.load_page(name, sleep=no_sleep), "the other job records page 1")
+					self.assertTrue(loads.load_page(name, sleep=no_sleep), "the other job records the page")
 				return page
 
 			client.load_log_page = load_log_page
@@ -259,6 +258,11 @@ class TestLoadPunchlog(CamsTestCase):
 
 		with patch.object(loads, "client_for", client_for):
 			self.assertFalse(loads.load_page(name, sleep=no_sleep), "the slow job gives way")
+
+	def test_a_page_another_job_recorded_is_not_counted_twice(self):
+		# A recovery raced a worker that was only slow: both fetch page 1, one records it.
+		name = self.start()
+		self.race_for_the_next_page(name)
 		load = frappe.get_doc("CAMS Load Request", name)
 		self.assertEqual((load.pages_fetched, load.rows_received, load.new_punches), (1, 50, 50))
 		self.assertEqual(load.next_offset, 50)
@@ -424,25 +428,7 @@ class TestLoadPunchlog(CamsTestCase):
 		self.page_by_time()
 		name = self.start()
 		self.assertTrue(loads.load_page(name, sleep=no_sleep))
-		real_client_for = loads.client_for
-		raced = []
-
-		def client_for(device):
-			client = real_client_for(device)
-			fetch = client.load_log_page
-
-			def load_log_page(*args, **kwargs):
-				page = fetch(*args, **kwargs)
-				if not raced:
-					raced.append(True)
-					self.assertTrue(loads.load_page(name, sleep=no_sleep), "the other job records page 2")
-				return page
-
-			client.load_log_page = load_log_page
-			return client
-
-		with patch.object(loads, "client_for", client_for):
-			self.assertFalse(loads.load_page(name, sleep=no_sleep), "the slow job gives way")
+		self.race_for_the_next_page(name)
 		load = frappe.get_doc("CAMS Load Request", name)
 		self.assertEqual((load.pages_fetched, load.rows_received), (2, 100))
 		self.assertEqual(get_datetime(load.next_start_time), self.cursor_after(2))

@@ -19,6 +19,7 @@ from cams_biometric.tests.utils import (
 	post_callback,
 	punch_body,
 	raw_rows,
+	reset_settings,
 	run_queued_job,
 	unique,
 )
@@ -34,12 +35,7 @@ class TestProcessing(CamsTestCase):
 		self.devices = [self.stgid]
 
 	def tearDown(self):
-		frappe.set_user("Administrator")
-		settings = frappe.get_single(SETTINGS)
-		settings.enabled = 1
-		for row in settings.punch_type_mapping:
-			row.create_checkin = 1
-		settings.save()
+		reset_settings()
 		cleanup(self.devices, [self.employee])
 		delete_employees([self.employee])
 
@@ -250,12 +246,7 @@ class TestWhoseAndWhen(CamsTestCase):
 		self.devices, self.employees = [self.stgid], []
 
 	def tearDown(self):
-		frappe.set_user("Administrator")
-		settings = frappe.get_single(SETTINGS)
-		settings.enabled = 1
-		for row in settings.punch_type_mapping:
-			row.create_checkin = 1
-		settings.save()
+		reset_settings()
 		frappe.cache.delete_value("time_zone")
 		cleanup(self.devices, self.employees)
 		delete_employees(self.employees)

@@ -19,7 +19,7 @@ from frappe.utils.background_jobs import get_queue, get_queue_list, get_redis_co
 from rq import Worker
 from rq.suspension import resume, suspend
 
-from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, RAW_PUNCH
+from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol.logtime import format_logtime
 
 CALLBACK_PATH = "/api/method/cams_biometric.api.callback"
@@ -295,3 +295,13 @@ def delete_employees(employees: list[str]):
 		frappe.db.delete(CHECKIN, {"employee": ("in", list(employees))})
 		frappe.db.delete("Employee", {"name": ("in", list(employees))})
 		frappe.db.commit()  # nosemgrep
+
+
+def reset_settings():
+	"""The integration on and every punch type creating checkins, as a test expects to find it."""
+	frappe.set_user("Administrator")
+	settings = frappe.get_single(SETTINGS)
+	settings.enabled = 1
+	for row in settings.punch_type_mapping:
+		row.create_checkin = 1
+	settings.save()
