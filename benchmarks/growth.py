@@ -110,7 +110,7 @@ def lookup(count: int = 2000) -> dict:
 		frappe.get_all(
 			CHECKIN,
 			filters={"employee": ("in", employees)},
-			fields=["employee", "time"],
+			fields=["employee", "time", "log_type"],
 			order_by="creation desc",
 			limit=count,
 			as_list=True,
@@ -118,13 +118,13 @@ def lookup(count: int = 2000) -> dict:
 	)
 	random.Random(4).shuffle(checkins)
 	# The history each lookup searches: the checkins of the employees it looks up.
-	looked_up = {employee for employee, _at in checkins}
+	looked_up = {employee for employee, _at, _log_type in checkins}
 	per_employee = frappe.db.count(CHECKIN, {"employee": ("in", list(looked_up))}) / max(len(looked_up), 1)
 
 	def timed() -> float:
 		started = time.perf_counter()
-		for employee, at in checkins:
-			_checkin_at(employee, at)
+		for employee, at, log_type in checkins:
+			_checkin_at(employee, at, log_type)
 		return (time.perf_counter() - started) / len(checkins) * 1000
 
 	with_index = timed()

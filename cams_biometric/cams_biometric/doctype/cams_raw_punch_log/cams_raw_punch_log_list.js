@@ -18,7 +18,7 @@ frappe.listview_settings["CAMS Raw Punch Log"] = {
 		listview.page.add_action_item(__("Reprocess"), () => {
 			const names = listview.get_checked_items(true);
 			if (!names.length) {
-				frappe.msgprint(__("Select the Pending, Unmapped or Error punches to reprocess."));
+				frappe.msgprint(__("Select the Pending, Unmapped, Error or Ignored punches to reprocess."));
 				return;
 			}
 			cams_biometric.reprocess(names, () => listview.refresh());
