@@ -16,3 +16,27 @@ def load_payload(name: str) -> dict:
 @pytest.fixture
 def payload():
 	return load_payload
+
+
+@pytest.fixture
+def served_gateways(monkeypatch):
+	"""The gateways `cams-simulator serve` would serve, without listening or blocking."""
+	from cams_biometric.protocol import simulator
+
+	served = []
+
+	class Server:
+		url = "http://127.0.0.1:8123/"
+
+		def __init__(self, gateway, host, port):
+			served.append(gateway)
+			self.httpd = self
+
+		def serve_forever(self):
+			pass
+
+		def server_close(self):
+			pass
+
+	monkeypatch.setattr(simulator, "GatewayServer", Server)
+	return served

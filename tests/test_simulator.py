@@ -118,23 +118,8 @@ def test_paging_by_time_names_no_offset_and_filters_by_start_only():
 		Gateway(paging="newest first")
 
 
-def test_command_line_serve_pages_by_time(monkeypatch, capsys):
-	served = []
-
-	class Server:  # stands in for the HTTP server, which would serve until Ctrl-C
-		url = "http://127.0.0.1:8123/"
-
-		def __init__(self, gateway, host, port):
-			served.append(gateway)
-			self.httpd = self
-
-		def serve_forever(self):
-			pass
-
-		def server_close(self):
-			pass
-
-	monkeypatch.setattr(simulator, "GatewayServer", Server)
+def test_command_line_serve_pages_by_time(served_gateways, capsys):
+	served = served_gateways
 	assert main(["serve", "--paging", "time", "--users", "2", "--days", "1"]) == 0
 	assert served[0].paging == "time" and len(served[0].punches) == 8
 	assert "paged by time" in capsys.readouterr().out

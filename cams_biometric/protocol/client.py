@@ -107,6 +107,22 @@ class FeatureNotSupported(CamsError):
 	status_code = 15
 
 
+class UserExists(CamsError):
+	status_code = 8
+
+
+class UserNotFound(CamsError):
+	status_code = 9
+
+
+class TemplateError(CamsError):
+	status_code = 10
+
+
+class DeviceMemoryFull(CamsError):
+	status_code = 11
+
+
 ERRORS_BY_STATUS_CODE: dict[int, type[CamsError]] = {
 	1: InvalidRequest,
 	2: InvalidServiceTag,
@@ -115,6 +131,10 @@ ERRORS_BY_STATUS_CODE: dict[int, type[CamsError]] = {
 	5: DeviceOffline,
 	6: OperationTimeout,
 	7: InvalidAuthToken,
+	8: UserExists,
+	9: UserNotFound,
+	10: TemplateError,
+	11: DeviceMemoryFull,
 	13: InvalidSecurityKey,
 	15: FeatureNotSupported,
 	999: UnknownGatewayError,
@@ -131,6 +151,12 @@ ADVICE = {
 		" ask CAMS support to enable it for the device."
 	),
 	InvalidRequest: "The gateway refused the request; check the RESTful endpoint URL and the date range.",
+	UserExists: "The device already has a user with this ID: update or delete that user first.",
+	UserNotFound: "The device has no user with this ID: add the user to the device first.",
+	TemplateError: (
+		"The device refused a template: check its type (the device may lack that reader) and its data."
+	),
+	DeviceMemoryFull: "The device's memory is full: delete users, templates or old punches from it first.",
 }
 
 
@@ -181,6 +207,167 @@ def find_offset(reply: dict) -> int | None:
 				if key in holder:
 					return _as_int(holder[key])
 	return None
+
+
+@dataclass(frozen=True)
+class Template:
+	"""One biometric or credential template for AddUser. ``data`` (a card number, a PIN, a
+	base64 fingerprint) is a secret: it is left out of the repr and of every error message."""
+
+	type: str
+	data: str = field(repr=False)
+	index: int | str | None = None  # Type + Index is the key; Card, Password, UserPhoto have none
+	size: int | str | None = None
+
+	@classmethod
+	def from_dict(cls, value: dict) -> "Template":
+		return cls(
+			type=value.get(c.TEMPLATE_TYPE),
+			data=value.get(c.TEMPLATE_DATA),
+			index=value.get(c.TEMPLATE_INDEX),
+			size=value.get(c.TEMPLATE_SIZE),
+		)
+
+
+def _check_user_id(user_id) -> str:
+	if isinstance(user_id, int) and not isinstance(user_id, bool):
+		user_id = str(user_id)
+	if not isinstance(user_id, str) or not user_id.strip():
+		raise ValueError("A user ID must be a non-empty string")
+	if len(user_id) > c.MAX_USER_ID_LENGTH:
+		raise ValueError(f"A user ID has at most {c.MAX_USER_ID_LENGTH} characters")
+	return user_id
+
+
+def template_object(template: "Template | dict", user_id: str) -> dict:
+	"""The wire object of one template. Raises ValueError (naming the type, never the data)."""
+	if isinstance(template, dict):
+		template = Template.from_dict(template)
+	if not isinstance(template, Template):
+		raise ValueError("A template must be a Template or a dict")
+	if template.type not in c.ADD_USER_TEMPLATE_TYPES:
+		shown = template.type if isinstance(template.type, str) and len(template.type) <= 20 else "?"
+		raise ValueError(
+			f"Unknown template type {shown!r}: use one of {', '.join(c.ADD_USER_TEMPLATE_TYPES)}"
+		)
+	if not isinstance(template.data, str) or not template.data:
+		raise ValueError(f"The {template.type} template has no data")
+	wire = {c.TEMPLATE_TYPE: template.type, c.USER_ID: user_id, c.TEMPLATE_DATA: template.data}
+	if template.type not in c.UNINDEXED_TEMPLATE_TYPES:
+		index = c.DEFAULT_TEMPLATE_INDEX if template.index is None else template.index
+		if _as_int(index) is None or _as_int(index) < 0:
+			raise ValueError(f"The {template.type} template's index must be a whole number from 0")
+		if template.size is not None:
+			wire[c.TEMPLATE_SIZE] = str(template.size)
+		wire[c.TEMPLATE_INDEX] = str(_as_int(index))
+	elif template.size is not None:
+		wire[c.TEMPLATE_SIZE] = str(template.size)
+	return wire
+
+
+def add_user_command(
+	user_id: str,
+	first_name: str = "",
+	last_name: str = "",
+	user_type: str = "User",
+	templates: "list[Template | dict] | tuple" = (),
+) -> dict:
+	"""AddUser (#14-#27) with any combination of templates, or #28 without any."""
+	user_id = _check_user_id(user_id)
+	if user_type not in c.USER_TYPES:
+		raise ValueError(f"The user type must be one of {', '.join(c.USER_TYPES)}")
+	wires = [template_object(template, user_id) for template in templates or ()]
+	keys = [(w[c.TEMPLATE_TYPE], w.get(c.TEMPLATE_INDEX)) for w in wires]
+	if len(set(keys)) != len(keys):
+		raise ValueError("Two templates have the same type and index")
+	add = {
+		c.USER: {
+			c.USER_ID: user_id,
+			c.FIRST_NAME: first_name or "",
+			c.LAST_NAME: last_name or "",
+			c.USER_TYPE: user_type,
+		}
+	}
+	if wires:
+		add[c.TEMPLATE] = wires
+	return {c.ADD: add}
+
+
+def delete_user_command(user_id: str) -> dict:
+	return {c.DELETE: {c.USER: {c.USER_ID: _check_user_id(user_id)}}}
+
+
+def delete_all_users_command() -> dict:
+	return {c.DELETE: {c.USER: c.ALL}}
+
+
+def delete_all_logs_command() -> dict:
+	return {c.DELETE: {c.LOG: c.ALL}}
+
+
+def delete_attendance_photos_command() -> dict:
+	return {c.DELETE: {c.PUNCH_PHOTO: c.ALL}}
+
+
+def resend_attendance_command(start: datetime, end: datetime) -> dict:
+	"""ResendAttendance (#33): the device posts the range's punches to the callback URL again."""
+	if end <= start:
+		raise ValueError("The end must be after the start")
+	return {
+		c.RESEND: {
+			c.PUNCH_LOG: {c.FILTER: {c.START_TIME: format_logtime(start), c.END_TIME: format_logtime(end)}}
+		}
+	}
+
+
+def resend_all_users_command() -> dict:
+	return {c.RESEND: {c.USER: c.ALL}}
+
+
+def enroll_fingerprint_command(user_id: str, first_name: str = "", last_name: str = "") -> dict:
+	"""EnrollFingerPrint (#35): the device asks the user for a finger; the template arrives later
+	as a UserUpdated callback."""
+	return {
+		c.ENROLL: {
+			c.USER: {
+				c.USER_ID: _check_user_id(user_id),
+				c.ENROLL_TYPE: c.ENROLL_FINGERPRINT,
+				c.FIRST_NAME: first_name or "",
+				c.LAST_NAME: last_name or "",
+			}
+		}
+	}
+
+
+def _access_time(moment: datetime, utc_offset: timedelta) -> str:
+	if moment.tzinfo is not None and moment.utcoffset() is not None:
+		moment = moment.astimezone(timezone(utc_offset)).replace(tzinfo=None)
+	return moment.strftime(c.ACCESS_TIME_FORMAT)
+
+
+def update_access_time_command(
+	user_id: str, start: datetime, end: datetime, utc_offset: timedelta = timedelta(0)
+) -> dict:
+	"""UpdateAccessTime (#36). Start and End are the device's wall clock: an aware datetime is
+	converted to ``utc_offset`` (the device's), a naive one is taken as it is."""
+	start_text, end_text = _access_time(start, utc_offset), _access_time(end, utc_offset)
+	if end_text <= start_text:
+		raise ValueError("The end of the access time must be after its start")
+	return {
+		c.UPDATE: {
+			c.ACCESS_TIME: {
+				c.USER_ID: _check_user_id(user_id),
+				c.ACCESS_START: start_text,
+				c.ACCESS_END: end_text,
+			}
+		}
+	}
+
+
+def user_access_command(user_id: str, enable: bool) -> dict:
+	"""EnableUser (#37) / DisableUser (#38)."""
+	access = c.ACCESS_ENABLE if enable else c.ACCESS_DISABLE
+	return {c.UPDATE: {c.USER: {c.USER_ID: _check_user_id(user_id), c.ACCESS: access}}}
 
 
 @dataclass
@@ -293,6 +480,53 @@ class CamsClient:
 		if not isinstance(info, dict):
 			raise ProtocolError("The reply has no DeviceInformation")
 		return info
+
+	def __repr__(self) -> str:
+		return f"<CamsClient {self.endpoint} stgid={self.service_tag_id}>"  # never the token or key
+
+	def add_user(
+		self,
+		user_id: str,
+		first_name: str = "",
+		last_name: str = "",
+		user_type: str = "User",
+		templates: "list[Template | dict] | tuple" = (),
+	) -> dict:
+		"""AddUser, with any of the six template types or none. UserExists, TemplateError and
+		DeviceMemoryFull are the device's refusals."""
+		return self.call(add_user_command(user_id, first_name, last_name, user_type, templates))
+
+	def delete_user(self, user_id: str) -> dict:
+		return self.call(delete_user_command(user_id))
+
+	def delete_all_users(self) -> dict:
+		return self.call(delete_all_users_command())
+
+	def delete_all_logs(self) -> dict:
+		return self.call(delete_all_logs_command())
+
+	def delete_attendance_photos(self) -> dict:
+		return self.call(delete_attendance_photos_command())
+
+	def resend_attendance(self, start: datetime, end: datetime) -> dict:
+		"""Ask the device to post the range's punches to the callback URL again."""
+		return self.call(resend_attendance_command(start, end))
+
+	def resend_all_users(self) -> dict:
+		"""Ask the device to post every user (UserUpdated callbacks) to the callback URL."""
+		return self.call(resend_all_users_command())
+
+	def enroll_fingerprint(self, user_id: str, first_name: str = "", last_name: str = "") -> dict:
+		return self.call(enroll_fingerprint_command(user_id, first_name, last_name))
+
+	def update_access_time(self, user_id: str, start: datetime, end: datetime) -> dict:
+		return self.call(update_access_time_command(user_id, start, end, self.utc_offset))
+
+	def enable_user(self, user_id: str) -> dict:
+		return self.call(user_access_command(user_id, True))
+
+	def disable_user(self, user_id: str) -> dict:
+		return self.call(user_access_command(user_id, False))
 
 	def load_log_page(self, start: datetime, end: datetime, offset: int = 0) -> LoadLogPage:
 		"""One page of up to 50 rows from ``start`` (an aware instant) and ``offset`` on."""

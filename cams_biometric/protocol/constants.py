@@ -65,6 +65,61 @@ LOG_ROWS = "Log"
 # any of them back, at the top level of the reply or inside "PunchLog".
 OFFSET_KEYS = ("Offset", "offset", "NextOffset", "nextOffset", "OffSet")
 
+# The other RESTful operations (#14-#38): "<Command>": {"<Entity>": ...}.
+ADD = "Add"
+DELETE = "Delete"
+RESEND = "Resend"
+ENROLL = "Enroll"
+UPDATE = "Update"
+USER = "User"
+TEMPLATE = "Template"
+LOG = "Log"  # DeleteLogAll's entity
+PUNCH_PHOTO = "PunchPhoto"  # DeleteAttendancePhoto's entity
+ACCESS_TIME = "AccessTime"
+ALL = "All"
+
+# User fields, in RESTful commands and in UserUpdated / UserDeleted callbacks
+USER_ID = "UserID"
+FIRST_NAME = "FirstName"
+LAST_NAME = "LastName"
+USER_TYPE = "UserType"
+USER_TYPES = ("User", "Administrator")
+OPERATION_TIME = "OperationTime"
+ACCESS = "Access"
+ACCESS_ENABLE = "enable"
+ACCESS_DISABLE = "disable"
+ACCESS_START = "Start"
+ACCESS_END = "End"
+# UpdateAccessTime's Start and End: the device's wall clock, without an offset.
+ACCESS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+ENROLL_TYPE = "Type"
+ENROLL_FINGERPRINT = "Fingerprint"
+
+# Template objects: {Type, UserID, Data, Size, Index}
+TEMPLATE_TYPE = "Type"
+TEMPLATE_DATA = "Data"
+TEMPLATE_SIZE = "Size"
+TEMPLATE_INDEX = "Index"
+DEFAULT_TEMPLATE_INDEX = "0"  # "keep it zero, if not sure about the index value"
+CARD = "Card"
+PASSWORD = "Password"
+FINGERPRINT = "Fingerprint"
+FACE = "Face"
+PALM = "Palm"
+USER_PHOTO = "UserPhoto"
+FINGER_VEIN = "FingerVein"
+IRIS = "Iris"
+RETINA = "Retina"
+# The six an AddUser (#14-#27) combines; the documented list also has the other three.
+ADD_USER_TEMPLATE_TYPES = (CARD, PASSWORD, FACE, FINGERPRINT, PALM, USER_PHOTO)
+TEMPLATE_TYPES = (*ADD_USER_TEMPLATE_TYPES, FINGER_VEIN, IRIS, RETINA)
+# Types a user has at most one of: their key is Type alone, the others' is Type + Index.
+UNINDEXED_TEMPLATE_TYPES = frozenset({CARD, PASSWORD, USER_PHOTO})
+
+# Callback event keys for users (see EVENT_KEYS)
+USER_UPDATED = "UserUpdated"
+USER_DELETED = "UserDeleted"
+
 STATUS_CODES = {
 	0: "Success",
 	1: "Invalid request data",

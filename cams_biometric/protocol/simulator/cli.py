@@ -1,0 +1,136 @@
+"""The ``cams-simulator`` command line: serve, send, generate."""
+
+import argparse
+import json
+import sys
+
+from cams_biometric.protocol import aes
+from cams_biometric.protocol.simulator.callbacks import send_callbacks
+from cams_biometric.protocol.simulator.device import DAY_PLAN, generate_punches
+from cams_biometric.protocol.simulator.server import PAGING_MODES, Gateway
+
+
+def _punch_set(args) -> list[dict]:
+	if args.punches:
+		with open(args.punches) as f:
+			return json.load(f)
+	return generate_punches(args.users, args.days, args.per_day, seed=args.seed)
+
+
+def _add_punch_options(parser):
+	parser.add_argument("--punches", help="a JSON file of LoadLog rows (from `generate`)")
+	parser.add_argument("--users", type=int, default=20, help="generated users (default 20)")
+	parser.add_argument("--days", type=int, default=2, help="generated days before now (default 2)")
+	parser.add_argument("--per-day", type=int, default=4, choices=sorted(DAY_PLAN), help="punches a day")
+	parser.add_argument("--seed", type=int, default=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+	# The package's names, looked up at call time: a test may stand in for the HTTP server.
+	from cams_biometric.protocol import simulator
+
+	parser = argparse.ArgumentParser(prog="cams-simulator", description=simulator.__doc__.split("\n\n")[0])
+	commands = parser.add_subparsers(dest="command", required=True)
+
+	serve = commands.add_parser("serve", help="serve the RESTful API (all 27 operations)")
+	serve.add_argument("--host", default="127.0.0.1")
+	serve.add_argument("--port", type=int, default=8123)
+	serve.add_argument("--stgid", default="SIM0001", help="the Service Tag ID to answer for")
+	serve.add_argument("--token", help="the AuthToken to expect (default: a new random one, printed)")
+	serve.add_argument("--key", help="an AES security key: requests and replies are encrypted")
+	serve.add_argument(
+		"--fail",
+		action="append",
+		default=[],
+		metavar="JSON",
+		help="a failure for the next call, e.g. '{\"status\": 5}', '{\"http\": 503}', '{\"delay\": 20}'",
+	)
+	serve.add_argument("--always", metavar="JSON", help="a failure for every call, e.g. '{\"status\": 15}'")
+	serve.add_argument(
+		"--paging",
+		choices=PAGING_MODES,
+		default="offset",
+		help="offset (default): LoadLog pages name the next offset; time: they name none, and"
+		" each page is the earliest rows from the request's StartTime on",
+	)
+	serve.add_argument(
+		"--callback-url", help="where Resend and Enroll post their callbacks (a site's callback URL)"
+	)
+	serve.add_argument("--max-users", type=int, default=10000, help="users before StatusCode 11")
+	serve.add_argument("--max-templates", type=int, default=50000, help="templates before StatusCode 11")
+	_add_punch_options(serve)
+
+	send = commands.add_parser("send", help="send RealTime punch callbacks to a site")
+	send.add_argument("--url", required=True, help="the callback URL, with ?stgid=... if you use it")
+	send.add_argument("--token", required=True, help="the device's AuthToken")
+	send.add_argument("--key", help="the device's AES security key")
+	send.add_argument("--derivation", default="sha256", choices=sorted(aes.KEY_DERIVATIONS))
+	send.add_argument("--serial", default="SIM-SERIAL", help="the SerialNumber to report")
+	send.add_argument("--host-header", help="a Host header, to pick a site on a multi-site bench")
+	send.add_argument("--shuffle", action="store_true", help="send in random order")
+	send.add_argument("--duplicates", type=float, default=0.0, help="share of punches sent twice (0-1)")
+	send.add_argument("--concurrency", type=int, default=4)
+	_add_punch_options(send)
+
+	generate = commands.add_parser("generate", help="print a punch set as JSON")
+	_add_punch_options(generate)
+
+	args = parser.parse_args(argv)
+	if args.command == "generate":
+		json.dump(_punch_set(args), sys.stdout, indent=1)
+		print()
+		return 0
+
+	if args.command == "send":
+		rows = _punch_set(args)
+		headers = {"Host": args.host_header} if args.host_header else None
+		result = send_callbacks(
+			args.url,
+			rows,
+			args.token,
+			security_key=args.key,
+			aes_key_derivation=args.derivation,
+			shuffle=args.shuffle,
+			duplicates=args.duplicates,
+			concurrency=args.concurrency,
+			seed=args.seed,
+			headers=headers,
+			serial_number=args.serial,
+		)
+		print(json.dumps(result, indent=1))
+		return 0 if set(result["outcomes"]) == {"200"} else 1
+
+	gateway = Gateway(
+		args.stgid,
+		args.token,
+		_punch_set(args),
+		security_key=args.key,
+		paging=args.paging,
+		callback_url=args.callback_url,
+		max_users=args.max_users,
+		max_templates=args.max_templates,
+	)
+	gateway.fail_next(*(json.loads(spec) for spec in args.fail))
+	if args.always:
+		gateway.always = json.loads(args.always)
+	server = simulator.GatewayServer(gateway, args.host, args.port)
+	print(
+		f"CAMS gateway simulator on {server.url} — stgid {gateway.service_tag_id}, AuthToken {gateway.auth_token}"
+	)
+	print(
+		f"{len(gateway.punches)} punches, paged by {gateway.paging}; put {server.url} as the RESTful"
+		" Endpoint URL. Ctrl-C stops."
+	)
+	if gateway.callback_url:
+		print(f"Resend and Enroll post their callbacks to {gateway.callback_url}")
+	try:
+		server.httpd.serve_forever()
+	except KeyboardInterrupt:
+		pass
+	finally:
+		server.httpd.server_close()
+	return 0
+
+
+if __name__ == "__main__":
+	sys.exit(main())
