@@ -8,7 +8,7 @@ from frappe import _
 from frappe.utils import cint, now_datetime
 from werkzeug.wrappers import Response
 
-from cams_biometric import auth_failures, processing
+from cams_biometric import auth_failures, device_users, processing
 from cams_biometric.auth import UNKNOWN_DEVICE, Authenticated, AuthenticationFailed, Device, authenticate
 from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
 	ignored_punches,
@@ -16,7 +16,7 @@ from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometri
 from cams_biometric.constants import CALLBACK_METHOD, DEVICE, PENDING, RAW_PUNCH, SETTINGS, SOURCE_CALLBACK
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
-from cams_biometric.protocol.payload import PayloadError, read_callback, redact
+from cams_biometric.protocol.payload import PayloadError, read_callback, redact, strip_biometrics
 
 # A device's Last Punch Received is written at most this often: writing it on every punch
 # queued a device's concurrent callbacks behind its row lock.
@@ -151,8 +151,8 @@ def store(sender: Authenticated):
 	"""Store an authenticated body: a punch in the raw log, anything else as a device event."""
 	device = sender.device
 	event = read_callback(sender.doc)
-	raw_json = to_json(redact(sender.doc))
 	if event.event_type == c.EVENT_PUNCH_LOG:
+		raw_json = to_json(redact(sender.doc))
 		stored = store_punch(
 			device.name,
 			event.data,
@@ -165,7 +165,9 @@ def store(sender: Authenticated):
 			if stored.status == PENDING:
 				processing.enqueue_drain()
 	else:
-		store_event(device.name, event, raw_json)
+		# Templates and photos never sit in the event log; the directory keeps templates encrypted.
+		store_event(device.name, event, to_json(strip_biometrics(redact(sender.doc))))
+		device_users.apply_event(device.name, event.event_type, event.data)
 
 	# Written only when they change. update_modified=False: `modified` keys the worker's
 	# cache of decrypted secrets.

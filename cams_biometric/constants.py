@@ -4,6 +4,7 @@ SETTINGS = "CAMS Biometric Settings"
 DEVICE = "CAMS Biometric Device"
 RAW_PUNCH = "CAMS Raw Punch Log"
 DEVICE_EVENT = "CAMS Device Event"
+DEVICE_USER = "CAMS Device User"
 CHECKIN = "Employee Checkin"
 
 LOG_DOCTYPES = (RAW_PUNCH, DEVICE_EVENT)

@@ -16,8 +16,14 @@ before_tests = "cams_biometric.install.before_tests"
 
 doc_events = {
 	"Employee": {
-		# A new attendance_device_id picks up the punches that were waiting for it.
-		"on_update": "cams_biometric.processing.on_employee_update",
+		# A new attendance_device_id picks up the punches that were waiting for it, and moves
+		# the device user directory's links.
+		"on_update": [
+			"cams_biometric.processing.on_employee_update",
+			"cams_biometric.device_users.on_employee_update",
+		],
+		# Biometric data goes with the Employee.
+		"on_trash": "cams_biometric.device_users.on_employee_trash",
 	},
 	"Error Log": {
 		"before_insert": "cams_biometric.auth.redact_error_log",

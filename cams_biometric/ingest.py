@@ -94,7 +94,7 @@ def store_punch(
 	savepoint = "cams_store_punch"
 	frappe.db.savepoint(savepoint)
 	try:
-		_insert_row(doc)
+		insert_row(doc)
 	except (frappe.UniqueValidationError, frappe.DuplicateEntryError):
 		# Stored before (a resend, or the same punch by LoadLog), or a concurrent insert of
 		# the same punch won the race: that row stands.
@@ -105,7 +105,7 @@ def store_punch(
 	return StoredPunch(doc.name, doc.status, created=True)
 
 
-def _insert_row(doc):
+def insert_row(doc):
 	"""Insert a raw log row directly: its values come from the protocol parser, and the hot
 	path cannot afford Document.insert's hooks (half the callback's time when measured)."""
 	now = now_datetime()
@@ -141,7 +141,7 @@ def store_event(device: str, event: CallbackEvent, raw_json: str) -> str:
 			"raw_json": raw_json,
 		}
 	)
-	_insert_row(doc)
+	insert_row(doc)
 	return doc.name
 
 

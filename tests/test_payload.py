@@ -15,6 +15,7 @@ from cams_biometric.protocol.payload import (
 	read_callback,
 	read_punch,
 	redact,
+	strip_biometrics,
 )
 
 TOKEN = "k3wgUszWcH4EjXM7sUWI38yJPkXhmvao"
@@ -197,3 +198,25 @@ def test_redact_removes_every_auth_token(payload):
 	assert TOKEN not in json.dumps(cleaned) and "secret" not in json.dumps(cleaned)
 	assert cleaned["RealTime"]["PunchLog"] == doc["RealTime"]["PunchLog"]
 	assert doc["RealTime"]["AuthToken"] == TOKEN  # the original is untouched
+
+
+def test_biometric_data_is_stripped_from_what_is_logged(payload):
+	body = payload("callback-user-merge-2.json")
+	stripped = strip_biometrics(body)
+	templates = stripped["RealTime"]["UserUpdated"]["Template"]
+	original = body["RealTime"]["UserUpdated"]["Template"]
+	assert [t["Type"] for t in templates] == [t["Type"] for t in original]
+	for before, after in zip(original, templates, strict=True):
+		assert after["Data"] == f"<withheld: {len(before['Data'])} characters>"
+		assert before["Data"] not in json.dumps(stripped)
+	assert body["RealTime"]["UserUpdated"]["Template"][0]["Data"] == original[0]["Data"]  # not mutated
+
+	photo = strip_biometrics(payload("callback-attendance-photo.json"))
+	assert photo["RealTime"]["Log"]["LogPhoto"].startswith("<withheld: ")
+	assert (
+		photo["RealTime"]["Log"]["UserID"]
+		== payload("callback-attendance-photo.json")["RealTime"]["Log"]["UserID"]
+	)
+	assert strip_biometrics({"RealTime": {"PunchLog": {"UserId": "2"}}}) == {
+		"RealTime": {"PunchLog": {"UserId": "2"}}
+	}

@@ -208,3 +208,37 @@ def redact(value):
 	if isinstance(value, list):
 		return [redact(v) for v in value]
 	return value
+
+
+LOG_PHOTO = "LogPhoto"  # the base64 JPEG of an attendance photo (callback #10)
+
+
+def strip_biometrics(value):
+	"""A copy of a body without biometric data: each template's Data and each attendance
+	photo become a note of their length. Templates and photos must never sit in plain text
+	in a log (the device event log, an Error Log); the device user directory keeps templates
+	encrypted."""
+	if isinstance(value, list):
+		return [strip_biometrics(v) for v in value]
+	if not isinstance(value, dict):
+		return value
+	stripped = {}
+	for key, item in value.items():
+		if key == c.TEMPLATE and isinstance(item, list):
+			stripped[key] = [_without_data(t) for t in item]
+		elif key == LOG_PHOTO and isinstance(item, str) and item:
+			stripped[key] = _withheld(item)
+		else:
+			stripped[key] = strip_biometrics(item)
+	return stripped
+
+
+def _without_data(template):
+	if not isinstance(template, dict):
+		return template
+	data = template.get(c.TEMPLATE_DATA)
+	return {**template, c.TEMPLATE_DATA: _withheld(data)} if data else dict(template)
+
+
+def _withheld(data) -> str:
+	return f"<withheld: {len(str(data))} characters>"

@@ -1,7 +1,7 @@
 import frappe
 from frappe.utils import add_to_date, now_datetime
 
-from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH, SETTINGS
+from cams_biometric.constants import DEVICE, DEVICE_EVENT, DEVICE_USER, RAW_PUNCH, SETTINGS
 from cams_biometric.tests.utils import CamsTestCase, cleanup, make_device, post_callback, punch_body
 
 
@@ -47,7 +47,7 @@ class TestPermissions(CamsTestCase):
 	def test_guest_and_employee_cannot_read_anything(self):
 		for user in ("Guest", self.employee_user):
 			frappe.set_user(user)
-			for doctype in (DEVICE, RAW_PUNCH, DEVICE_EVENT, SETTINGS, "CAMS Load Request"):
+			for doctype in (DEVICE, RAW_PUNCH, DEVICE_EVENT, DEVICE_USER, SETTINGS, "CAMS Load Request"):
 				with self.subTest(user=user, doctype=doctype):
 					self.assertFalse(frappe.has_permission(doctype, "read"))
 			with self.assertRaises(frappe.PermissionError):

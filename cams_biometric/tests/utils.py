@@ -19,7 +19,7 @@ from frappe.utils.background_jobs import get_queue, get_queue_list, get_redis_co
 from rq import Worker
 from rq.suspension import resume, suspend
 
-from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, RAW_PUNCH, SETTINGS
+from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, DEVICE_USER, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol.logtime import format_logtime
 
 CALLBACK_PATH = "/api/method/cams_biometric.api.callback"
@@ -275,6 +275,7 @@ def cleanup(devices: list[str], employees: list[str] = ()):
 	if devices:
 		frappe.db.delete(RAW_PUNCH, {"device": ("in", devices)})
 		frappe.db.delete(DEVICE_EVENT, {"device": ("in", devices)})
+		frappe.db.delete(DEVICE_USER, {"device": ("in", devices)})
 	if employees:
 		frappe.db.delete(CHECKIN, {"employee": ("in", list(employees))})
 	for device in devices:

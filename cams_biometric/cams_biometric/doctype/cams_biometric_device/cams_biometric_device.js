@@ -10,6 +10,9 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		frm.add_custom_button(__("Device Events"), () =>
 			frappe.set_route("List", "CAMS Device Event", { device: frm.doc.name })
 		);
+		frm.add_custom_button(__("Device Users"), () =>
+			frappe.set_route("List", "CAMS Device User", { device: frm.doc.name })
+		);
 		if (frm.doc.enabled && frappe.model.can_create("CAMS Load Request")) {
 			frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(frm.doc.name));
 		}

@@ -32,6 +32,7 @@ class CAMSBiometricSettings(Document):
 		)
 
 		enabled: DF.Check
+		keep_biometric_templates: DF.Check
 		punch_type_mapping: DF.Table[CAMSPunchTypeMapping]
 		raw_log_retention_days: DF.Int
 		restful_endpoint: DF.Data | None
