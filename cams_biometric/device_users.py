@@ -44,7 +44,7 @@ def apply_event(device: str, event_type: str, event, source: str = SOURCE_CALLBA
 	state = merge.apply_user_event(_read_state(stored), USER_EVENTS[event_type], event)
 	if not keep_templates():
 		state[merge.TEMPLATES] = [_without_data(t) for t in state.get(merge.TEMPLATES) or []]
-	_write(name, state, source, employee=_employee_of(device, user_id))
+	_write(name, state, source, **_employee_fields(device, user_id))
 	if state.get(merge.DELETED):
 		_erase_if_deleted_everywhere(user_id)
 	return name
@@ -133,18 +133,18 @@ def _without_data(template: dict) -> dict:
 	return {k: v for k, v in template.items() if k != c.TEMPLATE_DATA}
 
 
-def _employee_of(device: str, user_id: str) -> str | None:
+def _employee_fields(device: str, user_id: str) -> dict:
 	"""The Employee with this Attendance Device ID, in the device's company and branch if set."""
 	employee = frappe.db.get_value(
-		"Employee", {"attendance_device_id": user_id}, ["name", "company", "branch"], as_dict=True
+		"Employee",
+		{"attendance_device_id": user_id},
+		["name", "employee_name", "company", "branch"],
+		as_dict=True,
 	)
-	if not employee:
-		return None
 	scope = frappe.db.get_value(DEVICE, device, ["company", "branch"], as_dict=True) or {}
-	for field in ("company", "branch"):
-		if scope.get(field) and employee.get(field) != scope.get(field):
-			return None
-	return employee.name
+	if not employee or any(scope.get(f) and employee.get(f) != scope.get(f) for f in ("company", "branch")):
+		return {"employee": None, "employee_name": None}
+	return {"employee": employee.name, "employee_name": employee.employee_name}
 
 
 def _erase_if_deleted_everywhere(user_id: str):
@@ -172,18 +172,17 @@ def on_employee_update(doc, method=None):
 	"""Keep the directory's Employee links in step with Attendance Device IDs."""
 	if not doc.has_value_changed("attendance_device_id"):
 		return
-	frappe.db.set_value(DEVICE_USER, {"employee": doc.name}, "employee", None)
+	unlinked = {"employee": None, "employee_name": None}
+	frappe.db.set_value(DEVICE_USER, {"employee": doc.name}, unlinked)
 	if doc.attendance_device_id:
 		for row in frappe.get_all(
 			DEVICE_USER, filters={"device_user_id": doc.attendance_device_id}, fields=["name", "device"]
 		):
-			frappe.db.set_value(
-				DEVICE_USER, row.name, "employee", _employee_of(row.device, doc.attendance_device_id)
-			)
+			frappe.db.set_value(DEVICE_USER, row.name, _employee_fields(row.device, doc.attendance_device_id))
 
 
 def on_employee_trash(doc, method=None):
 	"""An Employee's biometric data goes with them."""
 	names = frappe.get_all(DEVICE_USER, filters={"employee": doc.name}, pluck="name")
 	erase_templates(names, _("Employee {0} was deleted").format(doc.name))
-	frappe.db.set_value(DEVICE_USER, {"employee": doc.name}, "employee", None)
+	frappe.db.set_value(DEVICE_USER, {"employee": doc.name}, {"employee": None, "employee_name": None})

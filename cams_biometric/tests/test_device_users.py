@@ -78,6 +78,7 @@ class TestDeviceUsers(CamsTestCase):
 		self.assertEqual(self.templates(row), expected)
 		self.assertEqual((row.full_name, row.status, row.template_count), ("Asha Verma", "Active", 3))
 		self.assertEqual(row.employee, employee)
+		self.assertEqual(row.employee_name, frappe.db.get_value("Employee", employee, "employee_name"))
 		for label in ("Fingerprint 0", "Face 0", "Card"):
 			self.assertIn(label, row.templates_summary)
 
