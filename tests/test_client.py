@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from cams_biometric.protocol import client as cams
+from cams_biometric.protocol.client import CamsClient, device_information_command
 from cams_biometric.protocol.logtime import format_logtime, parse_logtime
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_punches
 
@@ -317,7 +318,13 @@ def test_aes_both_ways():
 
 def test_request_shape(gateway):
 	client_for(gateway).load_log_page(START, END, offset=50)
-	assert gateway.calls[-1] == {"command": ["Load"], "offset": 50, "start": format_logtime(START)}
+	call = gateway.calls[-1]
+	assert {k: call[k] for k in ("command", "offset", "start")} == {
+		"command": ["Load"],
+		"offset": 50,
+		"start": format_logtime(START),
+	}
+	assert 10 <= len(call["operation_id"]) <= 15
 	command = cams.loadlog_command(START, END, 50)
 	assert command["Load"]["PunchLog"]["Filter"]["StartTime"].endswith("GMT +0000")
 
@@ -448,3 +455,14 @@ def test_one_server_plays_several_devices():
 		wrong = cams.CamsClient(server.url, "DEV-A", "b" * 32, timeout=(2, 5))
 		with pytest.raises(cams.CamsError):
 			wrong.load_log_page(START, END)
+
+
+def test_a_retry_can_reuse_the_operation_id():
+	gateway = Gateway("STG1", "t" * 32)
+	with GatewayServer(gateway) as server:
+		client = CamsClient(server.url, "STG1", "t" * 32)
+		client.call(device_information_command(), operation_id="retry0000001")
+		client.call(device_information_command(), operation_id="retry0000001")
+		client.call(device_information_command())
+	ids = [call["operation_id"] for call in gateway.calls]
+	assert ids[:2] == ["retry0000001", "retry0000001"] and ids[2] != "retry0000001"

@@ -293,6 +293,11 @@ def add_user_command(
 	return {c.ADD: add}
 
 
+def device_information_command() -> dict:
+	"""LoadDeviceInformation (#13)."""
+	return {c.LOAD: {c.DEVICE_INFORMATION: "All"}}
+
+
 def delete_user_command(user_id: str) -> dict:
 	return {c.DELETE: {c.USER: {c.USER_ID: _check_user_id(user_id)}}}
 
@@ -420,9 +425,10 @@ class CamsClient:
 		self.session = session or requests.Session()
 		self.utc_offset = utc_offset or timedelta(0)
 
-	def call(self, command: dict) -> dict:
-		"""Send one command; returns the reply, or raises a CamsError subclass."""
-		operation_id = new_operation_id()
+	def call(self, command: dict, operation_id: str | None = None) -> dict:
+		"""Send one command; returns the reply, or raises a CamsError subclass. A retry of a
+		command passes its first OperationID, so that the gateway can tell it is the same."""
+		operation_id = operation_id or new_operation_id()
 		now = datetime.now(timezone(self.utc_offset)).replace(microsecond=0)
 		body = json.dumps(
 			{
@@ -475,7 +481,7 @@ class CamsClient:
 		return reply
 
 	def load_device_information(self) -> dict:
-		reply = self.call({c.LOAD: {c.DEVICE_INFORMATION: "All"}})
+		reply = self.call(device_information_command())
 		info = reply.get(c.DEVICE_INFORMATION)
 		if not isinstance(info, dict):
 			raise ProtocolError("The reply has no DeviceInformation")

@@ -96,6 +96,7 @@ class Gateway(Device):
 					"command": [k for k in request if k not in (c.OPERATION_ID, c.AUTH_TOKEN, c.TIME)],
 					"offset": offset,
 					"start": self._requested_start(request),
+					"operation_id": operation_id,
 				}
 			)
 			spec = self.always

@@ -13,6 +13,22 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		frm.add_custom_button(__("Device Users"), () =>
 			frappe.set_route("List", "CAMS Device User", { device: frm.doc.name })
 		);
+		frm.add_custom_button(__("Commands"), () =>
+			frappe.set_route("List", "CAMS Device Command", { device: frm.doc.name })
+		);
+		if (frm.doc.enabled && frappe.model.can_create("CAMS Device Command")) {
+			frm.add_custom_button(
+				__("Device Information"),
+				() =>
+					frappe.call({
+						method: "cams_biometric.commands.send_command",
+						args: { device: frm.doc.name, operation: "Device Information" },
+						freeze: true,
+						callback: (r) => frappe.set_route("Form", "CAMS Device Command", r.message),
+					}),
+				__("Actions")
+			);
+		}
 		if (frm.doc.enabled && frappe.model.can_create("CAMS Load Request")) {
 			frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(frm.doc.name));
 		}

@@ -1,0 +1,42 @@
+# Copyright (c) 2026, cams_biometric contributors
+# For license information, please see license.txt
+
+from frappe.model.document import Document
+
+
+class CAMSDeviceCommand(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		attempts: DF.Int
+		device: DF.Link
+		device_user_id: DF.Data | None
+		employee: DF.Link | None
+		error: DF.SmallText | None
+		finished_at: DF.Datetime | None
+		note: DF.SmallText | None
+		operation: DF.Literal[
+			"Device Information",
+			"Add User",
+			"Delete User",
+			"Enable User",
+			"Disable User",
+			"Update Access Time",
+			"Enroll Fingerprint",
+			"Resend Attendance",
+			"Resend All Users",
+		]
+		operation_id: DF.Data | None
+		parameters: DF.Code | None
+		reply: DF.Code | None
+		request: DF.Code | None
+		sent_at: DF.Datetime | None
+		status: DF.Literal["Queued", "Sent", "Done", "Failed"]
+		status_code: DF.Int
+		status_meaning: DF.Data | None
+	# end: auto-generated types

@@ -1,0 +1,175 @@
+"""The outbox of device commands: every RESTful command sent to a device is a CAMS Device
+Command record, run in a background job with Load Punchlog's bounded retry.
+
+A retry sends the same OperationID. Outcomes that leave the device as asked count as done:
+adding a user the device already has, deleting one it does not have.
+"""
+
+import json
+import time
+
+import frappe
+from frappe import _
+from frappe.utils import get_datetime, get_system_timezone, now_datetime
+
+from cams_biometric import processing
+from cams_biometric.constants import DEVICE
+from cams_biometric.loads import MAX_RETRIES, client_for, retry_base_seconds
+from cams_biometric.protocol import client as cams
+from cams_biometric.protocol import constants as c
+from cams_biometric.protocol.logtime import from_local_naive
+from cams_biometric.protocol.payload import redact, strip_biometrics
+
+COMMAND = "CAMS Device Command"
+QUEUED, SENT, DONE, FAILED = "Queued", "Sent", "Done", "Failed"
+
+
+def _user_names(params: dict) -> tuple[str, str]:
+	return params.get("first_name") or "", params.get("last_name") or ""
+
+
+def _range(params: dict) -> tuple:
+	zone = get_system_timezone()
+	return tuple(from_local_naive(get_datetime(params[key]), zone) for key in ("start", "end"))
+
+
+# operation -> (needs a device user id, how its command is built from the parameters)
+OPERATIONS = {
+	"Device Information": (False, lambda user, p: cams.device_information_command()),
+	"Add User": (True, lambda user, p: cams.add_user_command(user, *_user_names(p))),
+	"Delete User": (True, lambda user, p: cams.delete_user_command(user)),
+	"Enable User": (True, lambda user, p: cams.user_access_command(user, True)),
+	"Disable User": (True, lambda user, p: cams.user_access_command(user, False)),
+	"Update Access Time": (True, lambda user, p: cams.update_access_time_command(user, *_range(p))),
+	"Enroll Fingerprint": (True, lambda user, p: cams.enroll_fingerprint_command(user, *_user_names(p))),
+	"Resend Attendance": (False, lambda user, p: cams.resend_attendance_command(*_range(p))),
+	"Resend All Users": (False, lambda user, p: cams.resend_all_users_command()),
+}
+# Refusals that mean the device already is as the command wants it.
+ALREADY_SO = {"Add User": cams.UserExists, "Delete User": cams.UserNotFound}
+
+
+@frappe.whitelist(methods=["POST"])
+def send_command(
+	device: str,
+	operation: str,
+	device_user_id: str | None = None,
+	employee: str | None = None,
+	parameters: dict | str | None = None,
+) -> str:
+	"""Record a command for ``device`` and queue it; returns the CAMS Device Command's name."""
+	frappe.has_permission(COMMAND, "create", throw=True)
+	if operation not in OPERATIONS:
+		frappe.throw(_("Unknown device operation {0}").format(frappe.bold(operation)))
+	if not frappe.db.get_value(DEVICE, device, "enabled"):
+		frappe.throw(_("{0} is not an enabled CAMS Biometric Device.").format(frappe.bold(device)))
+	params = frappe.parse_json(parameters) if isinstance(parameters, str) else dict(parameters or {})
+	if not isinstance(params, dict):
+		frappe.throw(_("Parameters must be an object"))
+	if employee:
+		# The device knows the employee by their Attendance Device ID, and their name.
+		found = frappe.db.get_value(
+			"Employee", employee, ["attendance_device_id", "first_name", "last_name"], as_dict=True
+		)
+		if not found:
+			frappe.throw(_("Employee {0} does not exist.").format(employee))
+		device_user_id = device_user_id or found.attendance_device_id
+		params.setdefault("first_name", found.first_name)
+		params.setdefault("last_name", found.last_name)
+	needs_user, build = OPERATIONS[operation]
+	if needs_user and not device_user_id:
+		frappe.throw(_("{0} needs a device user id (or an Employee with one).").format(operation))
+	try:
+		build(device_user_id, params)  # bad input is refused now, not by the job
+	except (ValueError, KeyError) as e:
+		frappe.throw(_("Invalid parameters for {0}: {1}").format(operation, e))
+	doc = frappe.get_doc(
+		{
+			"doctype": COMMAND,
+			"device": device,
+			"operation": operation,
+			"device_user_id": device_user_id if needs_user else None,
+			"employee": employee,
+			"status": QUEUED,
+			"operation_id": cams.new_operation_id(),
+			"parameters": json.dumps(params, indent=1, default=str),
+		}
+	).insert()
+	frappe.enqueue(
+		"cams_biometric.commands.run_command_job",
+		queue="short",
+		job_id=f"cams_biometric:command:{doc.name}",
+		deduplicate=True,
+		enqueue_after_commit=True,
+		name=doc.name,
+	)
+	return doc.name
+
+
+def run_command_job(name: str):
+	processing.run_as_administrator()
+	run_command(name)
+
+
+def run_command(name: str, sleep=time.sleep) -> str | None:
+	"""Send a queued command, retrying transient failures; returns its final status."""
+	doc = frappe.get_doc(COMMAND, name, for_update=True)
+	if doc.status not in (QUEUED, SENT):
+		return None
+	params = json.loads(doc.parameters or "{}")
+	command = OPERATIONS[doc.operation][1](doc.device_user_id, params)
+	request = {**command, c.OPERATION_ID: doc.operation_id}
+	doc.db_set({"status": SENT, "sent_at": doc.sent_at or now_datetime(), "request": _to_json(request)})
+	frappe.db.commit()  # nosemgrep: a background job; the admin sees Sent at once
+
+	while True:
+		doc.db_set("attempts", doc.attempts + 1)
+		try:
+			reply = client_for(doc.device).call(command, operation_id=doc.operation_id)
+		except cams.CamsError as e:
+			if e.transient and doc.attempts <= MAX_RETRIES:
+				frappe.db.commit()  # nosemgrep
+				sleep(retry_base_seconds() * 2 ** (doc.attempts - 1))
+				continue
+			return _finish_refused(doc, e)
+		return _finish(doc, DONE, reply=reply, status_code=0)
+
+
+def _finish_refused(doc, error: cams.CamsError) -> str:
+	already = ALREADY_SO.get(doc.operation)
+	if already and isinstance(error, already):
+		note = _("The device already was as asked ({0}).").format(error)
+		return _finish(doc, DONE, status_code=error.status_code, note=note)
+	return _finish(doc, FAILED, status_code=error.status_code, error=_describe(error))
+
+
+def _describe(error: cams.CamsError) -> str:
+	advice = next((text for kind, text in cams.ADVICE.items() if isinstance(error, kind)), None)
+	if advice:
+		return f"{error} {_(advice)}"
+	if error.transient:
+		return _("{0}. Gave up after {1} retries; send the command again when the device is back.").format(
+			error, MAX_RETRIES
+		)
+	return str(error)
+
+
+def _finish(doc, status: str, reply: dict | None = None, status_code=None, note=None, error=None) -> str:
+	doc.db_set(
+		{
+			"status": status,
+			"reply": _to_json(reply) if reply is not None else None,
+			"status_code": status_code,
+			"status_meaning": c.STATUS_CODES.get(status_code) if status_code is not None else None,
+			"note": note,
+			"error": error,
+			"finished_at": now_datetime(),
+		}
+	)
+	frappe.db.commit()  # nosemgrep: a background job
+	return status
+
+
+def _to_json(body: dict) -> str:
+	# Never the token, nor template data or photos a reply may carry.
+	return json.dumps(strip_biometrics(redact(body)), indent=1, ensure_ascii=False, default=str)
