@@ -16,7 +16,8 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		frm.add_custom_button(__("Commands"), () =>
 			frappe.set_route("List", "CAMS Device Command", { device: frm.doc.name })
 		);
-		if (frm.doc.enabled && frappe.model.can_create("CAMS Device Command")) {
+		// Those who manage the device; send_command checks the command's own permission.
+		if (frm.doc.enabled && frm.perm[0].write) {
 			frm.add_custom_button(
 				__("Device Information"),
 				() =>
