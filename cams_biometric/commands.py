@@ -14,7 +14,7 @@ from frappe.utils import get_datetime, get_system_timezone, now_datetime
 
 from cams_biometric import processing
 from cams_biometric.constants import DEVICE
-from cams_biometric.loads import MAX_RETRIES, client_for, retry_base_seconds
+from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import from_local_naive
@@ -140,18 +140,12 @@ def _finish_refused(doc, error: cams.CamsError) -> str:
 	if already and isinstance(error, already):
 		note = _("The device already was as asked ({0}).").format(error)
 		return _finish(doc, DONE, status_code=error.status_code, note=note)
-	return _finish(doc, FAILED, status_code=error.status_code, error=_describe(error))
-
-
-def _describe(error: cams.CamsError) -> str:
-	advice = next((text for kind, text in cams.ADVICE.items() if isinstance(error, kind)), None)
-	if advice:
-		return f"{error} {_(advice)}"
-	if error.transient:
-		return _("{0}. Gave up after {1} retries; send the command again when the device is back.").format(
-			error, MAX_RETRIES
-		)
-	return str(error)
+	return _finish(
+		doc,
+		FAILED,
+		status_code=error.status_code,
+		error=describe(error, _("send the command again when the device is back")),
+	)
 
 
 def _finish(doc, status: str, reply: dict | None = None, status_code=None, note=None, error=None) -> str:

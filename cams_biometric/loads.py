@@ -406,13 +406,15 @@ def stop(doc, status: str, stop_reason: str | None = None, error: str | None = N
 	publish_progress(doc, done=True)
 
 
-def describe(error: cams.CamsError) -> str:
+def describe(error: cams.CamsError, after_giving_up: str | None = None) -> str:
+	"""The error with what the admin should do: the advice for a refusal, or, for a transient
+	failure retried in vain, ``after_giving_up`` (default: resume the load)."""
 	advice = next((text for kind, text in cams.ADVICE.items() if isinstance(error, kind)), None)
 	if advice:
 		return f"{error} {_(advice)}"
 	if error.transient:
-		return _("{0}. Gave up after {1} retries; resume the load when the gateway is back.").format(
-			error, MAX_RETRIES
+		return _("{0}. Gave up after {1} retries; {2}.").format(
+			error, MAX_RETRIES, after_giving_up or _("resume the load when the gateway is back")
 		)
 	return str(error)
 

@@ -108,6 +108,15 @@ class TestDeviceCommands(CamsTestCase):
 		self.assertIn("AuthToken from the CAMS API Monitor", record.error)
 		self.assertIsNone(commands.run_command(name), "a finished command is not sent again")
 
+	def test_a_device_offline_through_every_retry_fails_saying_what_to_do(self):
+		self.gateway.always = {"status": 5}
+		name = commands.send_command(self.stgid, "Device Information")
+		frappe.db.commit()  # nosemgrep
+		self.assertEqual(commands.run_command(name, sleep=no_sleep), "Failed")
+		record = self.record(name)
+		self.assertEqual((record.attempts, record.status_code), (commands.MAX_RETRIES + 1, 5))
+		self.assertIn("send the command again when the device is back", record.error)
+
 	def test_bad_input_is_refused_before_anything_is_recorded(self):
 		now = now_datetime()
 		cases = {
