@@ -12,7 +12,7 @@ import frappe
 from frappe import _
 from frappe.utils import get_datetime, get_system_timezone, now_datetime
 
-from cams_biometric import processing
+from cams_biometric import device_information, device_users, processing
 from cams_biometric.constants import DEVICE
 from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
@@ -33,10 +33,23 @@ def _range(params: dict) -> tuple:
 	return tuple(from_local_naive(get_datetime(params[key]), zone) for key in ("start", "end"))
 
 
+def _add_user(user: str, params: dict) -> dict:
+	# Templates copied from another device are read from the directory when the command is
+	# built, never stored in the command's parameters.
+	templates = []
+	if params.get("templates_from"):
+		templates = [
+			t
+			for t in device_users.templates_of(params["templates_from"])
+			if t.get(c.TEMPLATE_TYPE) in c.ADD_USER_TEMPLATE_TYPES
+		]
+	return cams.add_user_command(user, *_user_names(params), templates=templates)
+
+
 # operation -> (needs a device user id, how its command is built from the parameters)
 OPERATIONS = {
 	"Device Information": (False, lambda user, p: cams.device_information_command()),
-	"Add User": (True, lambda user, p: cams.add_user_command(user, *_user_names(p))),
+	"Add User": (True, _add_user),
 	"Delete User": (True, lambda user, p: cams.delete_user_command(user)),
 	"Enable User": (True, lambda user, p: cams.user_access_command(user, True)),
 	"Disable User": (True, lambda user, p: cams.user_access_command(user, False)),
@@ -44,9 +57,19 @@ OPERATIONS = {
 	"Enroll Fingerprint": (True, lambda user, p: cams.enroll_fingerprint_command(user, *_user_names(p))),
 	"Resend Attendance": (False, lambda user, p: cams.resend_attendance_command(*_range(p))),
 	"Resend All Users": (False, lambda user, p: cams.resend_all_users_command()),
+	"Delete All Users": (False, lambda user, p: cams.delete_all_users_command()),
+	"Delete All Logs": (False, lambda user, p: cams.delete_all_logs_command()),
+	"Delete Attendance Photos": (False, lambda user, p: cams.delete_attendance_photos_command()),
 }
-# Refusals that mean the device already is as the command wants it.
-ALREADY_SO = {"Add User": cams.UserExists, "Delete User": cams.UserNotFound}
+# Erase a whole device's data: System Managers only, confirmed by typing the device's name.
+DANGEROUS = frozenset({"Delete All Users", "Delete All Logs", "Delete Attendance Photos"})
+# Refusals that mean the device already is as the command wants it (a user the device lacks
+# cannot punch, so disabling them is done).
+ALREADY_SO = {
+	"Add User": cams.UserExists,
+	"Delete User": cams.UserNotFound,
+	"Disable User": cams.UserNotFound,
+}
 
 
 @frappe.whitelist(methods=["POST"])
@@ -59,13 +82,43 @@ def send_command(
 ) -> str:
 	"""Record a command for ``device`` and queue it; returns the CAMS Device Command's name."""
 	frappe.has_permission(COMMAND, "create", throw=True)
+	if operation in DANGEROUS:
+		frappe.throw(_("{0} erases the device's data; use the device form's Danger Zone.").format(operation))
+	params = frappe.parse_json(parameters) if isinstance(parameters, str) else dict(parameters or {})
+	return queue_command(device, operation, device_user_id, employee, params)
+
+
+@frappe.whitelist(methods=["POST"])
+def erase_device_data(device: str, operation: str, confirmation: str) -> str:
+	"""Delete all users, all logs or all photos on ``device``: System Managers, who typed its name."""
+	# Not frappe.only_for: it lets everyone through while tests run, and this must be tested.
+	if "System Manager" not in frappe.get_roles():
+		frappe.throw(_("Only a System Manager may erase a device's data."), frappe.PermissionError)
+	if operation not in DANGEROUS:
+		frappe.throw(_("{0} is not an erasing operation.").format(operation))
+	if (confirmation or "").strip() != device:
+		frappe.throw(
+			_("Type the device's Service Tag ID {0} exactly to confirm.").format(frappe.bold(device)),
+			title=_("Not confirmed"),
+		)
+	return queue_command(device, operation)
+
+
+def queue_command(
+	device: str,
+	operation: str,
+	device_user_id: str | None = None,
+	employee: str | None = None,
+	params: dict | None = None,
+) -> str:
+	"""Record a command and queue its job; the caller has checked who may send it."""
 	if operation not in OPERATIONS:
 		frappe.throw(_("Unknown device operation {0}").format(frappe.bold(operation)))
 	if not frappe.db.get_value(DEVICE, device, "enabled"):
 		frappe.throw(_("{0} is not an enabled CAMS Biometric Device.").format(frappe.bold(device)))
-	params = frappe.parse_json(parameters) if isinstance(parameters, str) else dict(parameters or {})
-	if not isinstance(params, dict):
+	if not isinstance(params, dict | None):
 		frappe.throw(_("Parameters must be an object"))
+	params = dict(params or {})
 	if employee:
 		# The device knows the employee by their Attendance Device ID, and their name.
 		found = frappe.db.get_value(
@@ -94,7 +147,7 @@ def send_command(
 			"operation_id": cams.new_operation_id(),
 			"parameters": json.dumps(params, indent=1, default=str),
 		}
-	).insert()
+	).insert(ignore_permissions=True)
 	frappe.enqueue(
 		"cams_biometric.commands.run_command_job",
 		queue="short",
@@ -132,14 +185,29 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 				sleep(retry_base_seconds() * 2 ** (doc.attempts - 1))
 				continue
 			return _finish_refused(doc, e)
+		_carried_out(doc, reply)
 		return _finish(doc, DONE, reply=reply, status_code=0)
+
+
+def _carried_out(doc, reply: dict):
+	"""Record what the device now holds: its information, or its directory of users."""
+	params = json.loads(doc.parameters or "{}")
+	if doc.operation == "Device Information":
+		device_information.store(doc.device, reply.get(c.DEVICE_INFORMATION))
+	elif doc.operation == "Delete All Users":
+		device_users.mark_all_deleted(doc.device)
+	elif doc.device_user_id:
+		device_users.apply_command(doc.device, doc.device_user_id, doc.operation, params)
 
 
 def _finish_refused(doc, error: cams.CamsError) -> str:
 	already = ALREADY_SO.get(doc.operation)
 	if already and isinstance(error, already):
 		note = _("The device already was as asked ({0}).").format(error)
+		_carried_out(doc, {})
 		return _finish(doc, DONE, status_code=error.status_code, note=note)
+	if doc.operation == "Device Information":
+		device_information.record_failure(doc.device, str(error))
 	return _finish(
 		doc,
 		FAILED,

@@ -13,7 +13,7 @@ import json
 
 import frappe
 from frappe import _
-from frappe.utils import cint, now_datetime
+from frappe.utils import add_to_date, cint, now_datetime
 from frappe.utils.password import decrypt, encrypt
 
 from cams_biometric.constants import DEVICE, DEVICE_USER, SETTINGS
@@ -23,7 +23,9 @@ from cams_biometric.protocol import templates as merge
 from cams_biometric.protocol.payload import PunchError, read_user_id
 
 ACTIVE, DELETED = "Active", "Deleted"
-SOURCE_CALLBACK = "Callback"
+SOURCE_CALLBACK, SOURCE_COMMAND, SOURCE_RESEND = "Callback", "Command", "Resend"
+# A UserUpdated this soon after a device's Resend All Users counts as that resend's answer.
+RESEND_WINDOW_MINUTES = 30
 # The callback events that change the directory, by the event type a device event records.
 USER_EVENTS = {"User Updated": c.USER_UPDATED, "User Deleted": c.USER_DELETED}
 
@@ -40,14 +42,84 @@ def apply_event(device: str, event_type: str, event, source: str = SOURCE_CALLBA
 		user_id = read_user_id(event)
 	except PunchError:
 		return None
+	if source == SOURCE_CALLBACK and event_type == "User Updated" and _resend_answering(device):
+		source = SOURCE_RESEND
 	name, stored = _row_of(device, user_id)
 	state = merge.apply_user_event(_read_state(stored), USER_EVENTS[event_type], event)
+	_save(name, user_id, device, state, source)
+	return name
+
+
+def apply_command(device: str, user_id: str, operation: str, params: dict | None = None):
+	"""What a command the device carried out changes in its directory, in the caller's transaction.
+
+	The device also reports users it adds or deletes by callback; this records at once what
+	we know, so the form is right before (or without) that callback. The synthetic events
+	carry no OperationTime, so they never make a later device callback look older.
+	"""
+	params = params or {}
+	name, stored = _row_of(device, user_id)
+	state = _read_state(stored)
+	extra = {}
+	if operation == "Add User":
+		update = {
+			c.USER_ID: user_id,
+			c.FIRST_NAME: params.get("first_name") or "",
+			c.LAST_NAME: params.get("last_name") or "",
+			c.USER_TYPE: state.get(c.USER_TYPE) or c.USER_TYPES[0],
+			c.TEMPLATE: templates_of(params.get("templates_from")) if params.get("templates_from") else [],
+		}
+		state = merge.apply_user_update(state, update)
+		extra["access_enabled"] = 1
+	elif operation == "Delete User":
+		state = merge.apply_user_deleted(state, {c.USER_ID: user_id})
+	elif operation in ("Enable User", "Disable User"):
+		extra["access_enabled"] = int(operation == "Enable User")
+	elif operation == "Update Access Time":
+		extra.update(access_start=params.get("start"), access_end=params.get("end"))
+	else:
+		return
+	_save(name, user_id, device, state, SOURCE_COMMAND, **extra)
+
+
+def mark_all_deleted(device: str):
+	"""After Delete All Users: every user of ``device`` is gone from it."""
+	for user_id in frappe.get_all(
+		DEVICE_USER, filters={"device": device, "status": ACTIVE}, pluck="device_user_id"
+	):
+		apply_command(device, user_id, "Delete User")
+
+
+def templates_of(directory_row: str) -> list[dict]:
+	"""The kept templates (with their data) of a directory row, to enrol the user elsewhere."""
+	stored = frappe.db.get_value(DEVICE_USER, directory_row, "state")
+	return [t for t in _read_state(stored).get(merge.TEMPLATES) or [] if t.get(c.TEMPLATE_DATA)]
+
+
+def _save(name: str, user_id: str, device: str, state: dict, source: str, **extra):
 	if not keep_templates():
 		state[merge.TEMPLATES] = [_without_data(t) for t in state.get(merge.TEMPLATES) or []]
-	_write(name, state, source, **_employee_fields(device, user_id))
+	_write(name, state, source, **_employee_fields(device, user_id), **extra)
 	if state.get(merge.DELETED):
-		_erase_if_deleted_everywhere(user_id)
-	return name
+		_erase_if_deleted_everywhere(user_id, device)
+
+
+def _resend_answering(device: str) -> bool:
+	command = frappe.qb.DocType("CAMS Device Command")
+	since = add_to_date(now_datetime(), minutes=-RESEND_WINDOW_MINUTES)
+	found = (
+		frappe.qb.from_(command)
+		.select(command.name)
+		.where(
+			(command.device == device)
+			& (command.operation == "Resend All Users")
+			& (command.status.isin(("Sent", "Done")))
+			& (command.sent_at >= since)
+		)
+		.limit(1)
+		.run()
+	)
+	return bool(found)
 
 
 def keep_templates() -> bool:
@@ -147,14 +219,42 @@ def _employee_fields(device: str, user_id: str) -> dict:
 	return {"employee": employee.name, "employee_name": employee.employee_name}
 
 
-def _erase_if_deleted_everywhere(user_id: str):
-	# Locking reads: another device's deletion may have committed after this snapshot. Two
-	# devices deleting at once can deadlock here; the loser answers 503 and its resend erases.
+def erase_job_id(user_id: str, device: str) -> str:
+	return f"cams_biometric:erase:{device}:{user_id}"
+
+
+def _erase_if_deleted_everywhere(user_id: str, device: str):
+	# After commit, in a job: checked here, a device's transaction (holding its own rows) would
+	# wait for another device's rows, and two devices deleting the user at once deadlocked. One
+	# job per device's deletion: a job already running saw that deletion committed.
+	frappe.enqueue(
+		"cams_biometric.device_users.erase_if_deleted_everywhere",
+		queue="short",
+		job_id=erase_job_id(user_id, device),
+		deduplicate=True,
+		enqueue_after_commit=True,
+		user_id=user_id,
+	)
+
+
+def erase_if_deleted_everywhere(user_id: str):
+	"""Erase the user's kept templates once every device has deleted them."""
+	names = frappe.get_all(DEVICE_USER, filters={"device_user_id": user_id}, pluck="name")
+	if not names:
+		return
+	# Locked by primary key in one order (no gap locks), reading what is committed now.
 	table = frappe.qb.DocType(DEVICE_USER)
-	query = frappe.qb.from_(table).select(table.name, table.status).where(table.device_user_id == user_id)
-	rows = query.for_update().run(as_dict=True)
+	rows = (
+		frappe.qb.from_(table)
+		.select(table.name, table.status, table.template_count)
+		.where(table.name.isin(names))
+		.orderby(table.name)
+		.for_update()
+		.run(as_dict=True)
+	)
 	if rows and all(row.status == DELETED for row in rows):
-		erase_templates([row.name for row in rows], _("the user was deleted on every device"))
+		kept = [row.name for row in rows if row.template_count]
+		erase_templates(kept, _("the user was deleted on every device"))
 
 
 def erase_templates(names: list[str], reason: str):

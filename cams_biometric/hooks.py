@@ -21,6 +21,8 @@ doc_events = {
 		"on_update": [
 			"cams_biometric.processing.on_employee_update",
 			"cams_biometric.device_users.on_employee_update",
+			# Left / Inactive / back to Active / a relieving date: the devices follow.
+			"cams_biometric.employee_devices.on_employee_update",
 		],
 		# Biometric data goes with the Employee.
 		"on_trash": "cams_biometric.device_users.on_employee_trash",
@@ -29,6 +31,9 @@ doc_events = {
 		"before_insert": "cams_biometric.auth.redact_error_log",
 	},
 }
+
+# The Employee form's "CAMS Devices" group (served as it is: no build needed).
+doctype_js = {"Employee": "public/js/employee.js"}
 
 # Frappe answers a callback body labelled JSON that is not with its own 500 and traceback.
 after_request = ["cams_biometric.api.after_request"]
@@ -42,12 +47,16 @@ scheduler_events = {
 			"cams_biometric.loads.recover_lost_loads",
 		],
 	},
+	"daily": [
+		"cams_biometric.device_information.refresh_all_devices",
+	],
 }
 
 # Log Settings purges these; CAMS Biometric Settings keeps the raw-log days in step.
 default_log_clearing_doctypes = {
 	"CAMS Raw Punch Log": 90,  # constants.DEFAULT_RETENTION_DAYS
 	"CAMS Device Event": 90,
+	"CAMS Device Command": 90,
 }
 
 # The Load Punchlog dialog and the Reprocess action, shared by several forms and lists.

@@ -291,7 +291,12 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 				)
 				sleep(retry_base_seconds() * 2 ** (doc.retries - 1))
 				continue
-			stop(doc, FAILED if not doc.pages_fetched else PARTIAL, error=describe(e))
+			error = describe(e)
+			if isinstance(e, cams.FeatureNotSupported):
+				from cams_biometric import load_resend  # it sends commands, which use this module
+
+				error = load_resend.offer(doc)
+			stop(doc, FAILED if not doc.pages_fetched else PARTIAL, error=error)
 			return False
 
 	checkin_names = processing.reserve_checkin_names(len(unstored_rows(doc.device, page.rows, zone)))

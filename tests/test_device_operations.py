@@ -330,8 +330,15 @@ def test_resend_all_users_posts_user_updated_callbacks_that_merge_back(device, r
 	client.enroll_fingerprint("2", "Bob", "Two")
 	client.enroll_fingerprint("2")
 	assert gateway.wait_for_callbacks()
-	enrolled = events(received, "UserUpdated")
-	# Each enrollment posts its new template only; merged, they are the user's set.
+	# Each addition posts the new user; each enrollment its new template only.
+	posted = [(event["UserID"], [t["Type"] for t in event["Template"]]) for _, event in events(received)]
+	assert posted == [
+		("1", ["Card", "Fingerprint"]),
+		("2", []),
+		("2", ["Fingerprint"]),
+		("2", ["Fingerprint"]),
+	]
+	enrolled = events(received, "UserUpdated")[2:]
 	assert [[t["Index"] for t in event["Template"]] for _, event in enrolled] == [["0"], ["1"]]
 	received.clear()
 	client.resend_all_users()
@@ -345,6 +352,18 @@ def test_resend_all_users_posts_user_updated_callbacks_that_merge_back(device, r
 		assert state[TEMPLATES] == gateway.users[user_id]["Template"]
 	assert states["1"]["FirstName"] == "Ann"
 	assert [t["Type"] for t in states["2"][TEMPLATES]] == ["Fingerprint", "Fingerprint"]
+
+
+def test_add_and_delete_user_post_the_change_as_the_device_reports_it(device, receiver):
+	gateway, client = device
+	_, received = receiver
+	client.add_user("5", "Eve", "Five", templates=[SIX["Card"]])
+	client.delete_user("5")
+	assert gateway.wait_for_callbacks()
+	(updated_key, updated), (deleted_key, deleted) = events(received)
+	assert updated_key == "UserUpdated" and updated["FirstName"] == "Eve"
+	assert [t["Type"] for t in updated["Template"]] == ["Card"]
+	assert deleted_key == "UserDeleted" and deleted["UserID"] == "5" and "OperationTime" in deleted
 
 
 def test_enroll_fingerprint_adds_a_user_the_device_lacks(device, receiver):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import frappe
 
+from cams_biometric import device_users
 from cams_biometric.constants import DEVICE_EVENT, DEVICE_USER, SETTINGS
 from cams_biometric.device_users import _read_state
 from cams_biometric.tests.test_permissions import make_user
@@ -18,6 +19,7 @@ from cams_biometric.tests.utils import (
 	make_employee,
 	post_callback,
 	request,
+	run_queued_job,
 	unique,
 )
 
@@ -120,6 +122,9 @@ class TestDeviceUsers(CamsTestCase):
 
 		deleted["RealTime"]["AuthToken"] = other_token
 		self.post(deleted, stgid=other)
+		user_id = deleted["RealTime"]["UserDeleted"]["UserID"]
+		# The erasure runs in a job after the deletions commit (a worker's).
+		run_queued_job(device_users.erase_job_id(user_id, other))
 		for row in self.directory() + self.directory(other):
 			self.assertEqual((row.status, row.template_count, self.templates(row)), ("Deleted", 0, []))
 			self.assertIn("Erased", row.templates_summary)

@@ -306,3 +306,45 @@ def reset_settings():
 	for row in settings.punch_type_mapping:
 		row.create_checkin = 1
 	settings.save()
+
+
+class CallbackRelay:
+	"""A loopback HTTP server that hands each POST to the site's real callback endpoint, so a
+	simulated gateway's Resend and user callbacks reach this site as the real gateway's would.
+
+	Each request runs through Frappe's WSGI application in the relay's own thread (its own
+	Frappe context and database connection): commit what it must see before it is posted.
+	"""
+
+	def __init__(self, site: str):
+		from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+		from urllib.parse import parse_qs, urlsplit
+
+		relay = self
+
+		class Handler(BaseHTTPRequestHandler):
+			def do_POST(self):
+				body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+				stgid = (parse_qs(urlsplit(self.path).query).get("stgid") or [None])[0]
+				response = request(
+					site, body, stgid, content_type=self.headers.get("Content-Type") or "application/json"
+				)
+				relay.statuses.append(response.status_code)
+				self.send_response(response.status_code)
+				self.send_header("Content-Type", "application/json")
+				self.end_headers()
+				self.wfile.write(response.get_data())
+
+			def log_message(self, format, *args):
+				pass
+
+		self.statuses: list[int] = []
+		self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+		threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+	def url(self, stgid: str) -> str:
+		return f"http://127.0.0.1:{self.server.server_port}{CALLBACK_PATH}?stgid={stgid}"
+
+	def stop(self):
+		self.server.shutdown()
+		self.server.server_close()

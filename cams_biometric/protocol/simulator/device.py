@@ -174,6 +174,8 @@ class Device:
 		return {
 			"DeviceModel": "SIM-1",
 			"Manufacturer": "cams_biometric simulator",
+			"MacAddress": "02:00:00:00:00:01",
+			"LastConnectedTime": self.now(),
 			"RegisteredUsers": str(users),
 			"RegisteredFaces": str(faces),
 			"ReigsteredFingerprints": str(fingers),  # sic: the vendor's spelling
@@ -230,7 +232,8 @@ class Device:
 				if self.template_count() - len(stored) + len(merged) > self.max_templates:
 					return MEMORY_FULL, []
 				self.users[user_id][c.TEMPLATE] = merged
-				return OK, []
+				# The device reports the templates it took, as after an enrolment at the reader.
+				return OK, [(c.USER_UPDATED, {**self.user_event(self.users[user_id]), c.TEMPLATE: checked})]
 			if not isinstance(user, dict) or _text(user.get(c.USER_ID)) is None:
 				return INVALID_REQUEST_DATA, []
 			user_id = _text(user.get(c.USER_ID))
@@ -245,7 +248,7 @@ class Device:
 			if len(self.users) >= self.max_users or self.template_count() + len(checked) > self.max_templates:
 				return MEMORY_FULL, []
 			self._add_user(user_id, user, user_type, checked)
-			return OK, []
+			return OK, [(c.USER_UPDATED, self.user_event(self.users[user_id]))]
 
 	def delete(self, delete) -> tuple[int, list[Callback]]:
 		"""Delete (#29-#32): one user, all users, the whole log, or the attendance photos."""
@@ -264,7 +267,7 @@ class Device:
 				if user_id not in self.users:
 					return USER_NOT_FOUND, []
 				del self.users[user_id]
-				return OK, []
+				return OK, [(c.USER_DELETED, {c.USER_ID: user_id, c.OPERATION_TIME: self.now()})]
 			if delete.get(c.LOG) == c.ALL:
 				self.punches, self.instants = [], []
 				return OK, []

@@ -18,18 +18,35 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		);
 		// Those who manage the device; send_command checks the command's own permission.
 		if (frm.doc.enabled && frm.perm[0].write) {
+			const send = (operation, message) =>
+				frappe.call({
+					method: "cams_biometric.commands.send_command",
+					args: { device: frm.doc.name, operation },
+					freeze: true,
+					callback: (r) => {
+						frappe.show_alert({ message, indicator: "blue" });
+						frappe.set_route("Form", "CAMS Device Command", r.message);
+					},
+				});
 			frm.add_custom_button(
-				__("Device Information"),
-				() =>
-					frappe.call({
-						method: "cams_biometric.commands.send_command",
-						args: { device: frm.doc.name, operation: "Device Information" },
-						freeze: true,
-						callback: (r) => frappe.set_route("Form", "CAMS Device Command", r.message),
-					}),
+				__("Refresh Device Information"),
+				() => send("Device Information", __("Asking the device for its information.")),
 				__("Actions")
 			);
+			frm.add_custom_button(
+				__("Resend Users"),
+				() =>
+					frappe.confirm(
+						__(
+							"The device sends every user it holds, with their templates, to the callback URL; the Device Users directory is rebuilt from them. Continue?"
+						),
+						() => send("Resend All Users", __("The device is resending its users."))
+					),
+				__("Actions")
+			);
+			if (frappe.user.has_role("System Manager")) cams_biometric_danger_zone(frm);
 		}
+		cams_biometric_show_device_information(frm);
 		if (frm.doc.enabled && frappe.model.can_create("CAMS Load Request")) {
 			frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(frm.doc.name));
 		}
@@ -89,4 +106,88 @@ function cams_biometric_show_auth_failures(frm) {
 			}),
 		__("Actions")
 	);
+}
+
+// device_information.OFFLINE_AFTER_HOURS
+const CAMS_DEVICE_OFFLINE_AFTER_HOURS = 24;
+
+function cams_biometric_show_device_information(frm) {
+	const seen = frm.doc.gateway_last_connected;
+	if (seen) {
+		const hours = moment(frappe.datetime.system_datetime(true)).diff(moment(seen), "hours", true);
+		if (hours > CAMS_DEVICE_OFFLINE_AFTER_HOURS) {
+			frm.dashboard.add_comment(
+				__(
+					"Offline: the CAMS gateway last saw this device {0} ({1}). Check its power and network.",
+					[frappe.datetime.comment_when(seen), frappe.datetime.str_to_user(seen)]
+				),
+				"red",
+				true
+			);
+		}
+	}
+	if (frm.doc.device_information_error) {
+		frm.dashboard.add_comment(
+			__("The last Device Information refresh failed: {0}", [
+				frappe.utils.escape_html(frm.doc.device_information_error),
+			]),
+			"orange",
+			true
+		);
+	}
+}
+
+// Delete all users / all logs / all photos on the device: System Managers only, confirmed by
+// typing the device's Service Tag ID. The server checks both again.
+function cams_biometric_danger_zone(frm) {
+	const erasing = {
+		"Delete All Users": __(
+			"Every user and their fingerprints, faces and cards are deleted from the device. Nobody can punch on it until they are enrolled again."
+		),
+		"Delete All Logs": __(
+			"Every punch the device keeps is deleted from it. Punches not yet received here cannot be loaded afterwards."
+		),
+		"Delete Attendance Photos": __("Every attendance photo the device keeps is deleted from it."),
+	};
+	Object.entries(erasing).forEach(([operation, warning]) => {
+		frm.add_custom_button(
+			__(operation),
+			() => {
+				const dialog = new frappe.ui.Dialog({
+					title: __("{0} on {1}", [__(operation), frm.doc.device_label || frm.doc.name]),
+					fields: [
+						{
+							fieldtype: "HTML",
+							options: `<div class="alert alert-danger">${warning} ${__("This cannot be undone.")}</div>`,
+						},
+						{
+							fieldname: "confirmation",
+							fieldtype: "Data",
+							label: __("Type {0} to confirm", [frm.doc.name]),
+							reqd: 1,
+						},
+					],
+					primary_action_label: __(operation),
+					primary_action(values) {
+						if (values.confirmation !== frm.doc.name) {
+							frappe.msgprint(__("Type the Service Tag ID {0} exactly to confirm.", [frm.doc.name]));
+							return;
+						}
+						frappe.call({
+							method: "cams_biometric.commands.erase_device_data",
+							args: { device: frm.doc.name, operation, confirmation: values.confirmation },
+							freeze: true,
+							callback: (r) => {
+								dialog.hide();
+								frappe.set_route("Form", "CAMS Device Command", r.message);
+							},
+						});
+					},
+				});
+				dialog.get_primary_btn().removeClass("btn-primary").addClass("btn-danger");
+				dialog.show();
+			},
+			__("Danger Zone")
+		);
+	});
 }

@@ -25,11 +25,24 @@ class CAMSBiometricDevice(Document):
 		auth_token: DF.Password
 		branch: DF.Link | None
 		company: DF.Link | None
+		device_information_error: DF.SmallText | None
+		device_information_updated: DF.Datetime | None
 		device_label: DF.Data | None
+		device_model: DF.Data | None
 		enabled: DF.Check
+		gateway_last_connected: DF.Datetime | None
 		last_punch_received: DF.Datetime | None
 		latitude: DF.Float
 		longitude: DF.Float
+		mac_address: DF.Data | None
+		manufacturer: DF.Data | None
+		maximum_attendance_logs: DF.Int
+		maximum_faces: DF.Int
+		maximum_fingerprints: DF.Int
+		maximum_users: DF.Int
+		registered_faces: DF.Int
+		registered_fingerprints: DF.Int
+		registered_users: DF.Int
 		reported_serial_number: DF.Data | None
 		security_key: DF.Password | None
 		serial_number: DF.Data | None

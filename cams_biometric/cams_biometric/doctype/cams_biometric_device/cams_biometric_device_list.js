@@ -1,7 +1,18 @@
+// device_information.OFFLINE_AFTER_HOURS: the gateway has not seen the device for this long.
+const CAMS_OFFLINE_AFTER_HOURS = 24;
+
 frappe.listview_settings["CAMS Biometric Device"] = {
-	add_fields: ["enabled", "reported_serial_number"],
+	add_fields: ["enabled", "reported_serial_number", "gateway_last_connected"],
 	get_indicator(doc) {
 		if (!doc.enabled) return [__("Disabled"), "gray", "enabled,=,0"];
+		if (
+			doc.gateway_last_connected &&
+			// Site time against site time, not the browser's clock and zone.
+			moment(frappe.datetime.system_datetime(true)).diff(moment(doc.gateway_last_connected), "hours", true) >
+				CAMS_OFFLINE_AFTER_HOURS
+		) {
+			return [__("Offline"), "red", "enabled,=,1"];
+		}
 		if (doc.reported_serial_number) {
 			return [__("Serial Number Differs"), "orange", "reported_serial_number,is,set"];
 		}

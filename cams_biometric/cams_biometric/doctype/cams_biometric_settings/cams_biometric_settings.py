@@ -33,6 +33,7 @@ class CAMSBiometricSettings(Document):
 
 		enabled: DF.Check
 		keep_biometric_templates: DF.Check
+		on_employee_leaving: DF.Literal["Disable on devices", "Delete from devices", "Do nothing"]
 		punch_type_mapping: DF.Table[CAMSPunchTypeMapping]
 		raw_log_retention_days: DF.Int
 		restful_endpoint: DF.Data | None

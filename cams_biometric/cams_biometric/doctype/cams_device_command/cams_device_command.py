@@ -1,7 +1,9 @@
 # Copyright (c) 2026, cams_biometric contributors
 # For license information, please see license.txt
 
+import frappe
 from frappe.model.document import Document
+from frappe.utils import add_days, now_datetime
 
 
 class CAMSDeviceCommand(Document):
@@ -30,6 +32,9 @@ class CAMSDeviceCommand(Document):
 			"Enroll Fingerprint",
 			"Resend Attendance",
 			"Resend All Users",
+			"Delete All Users",
+			"Delete All Logs",
+			"Delete Attendance Photos",
 		]
 		operation_id: DF.Data | None
 		parameters: DF.Code | None
@@ -40,3 +45,14 @@ class CAMSDeviceCommand(Document):
 		status_code: DF.Int
 		status_meaning: DF.Data | None
 	# end: auto-generated types
+
+	@staticmethod
+	def clear_old_logs(days: int = 90):
+		"""Called by Log Settings: finished commands go, those still queued or sent stay."""
+		table = frappe.qb.DocType("CAMS Device Command")
+		# Frappe's clock, not the database's NOW(): see CAMSRawPunchLog.clear_old_logs.
+		frappe.db.delete(
+			table,
+			filters=(table.modified < add_days(now_datetime(), -days))
+			& table.status.isin(("Done", "Failed")),
+		)

@@ -17,6 +17,9 @@ class CAMSDeviceUser(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
+		access_enabled: DF.Check
+		access_end: DF.Datetime | None
+		access_start: DF.Datetime | None
 		device: DF.Link
 		device_user_id: DF.Data
 		directory_key: DF.Data | None

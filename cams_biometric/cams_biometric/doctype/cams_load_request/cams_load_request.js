@@ -39,6 +39,7 @@ frappe.ui.form.on("CAMS Load Request", {
 				frappe.set_route("List", "CAMS Raw Punch Log", { load_request: frm.doc.name })
 			);
 		}
+		cams_biometric_resend(frm);
 		if (["Queued", "Running"].includes(frm.doc.status)) {
 			frm.dashboard.set_headline(
 				__("Loading in the background; this page updates as pages arrive.")
@@ -46,3 +47,51 @@ frappe.ui.form.on("CAMS Load Request", {
 		}
 	},
 });
+
+// LoadLog switched off (StatusCode 15): offer ResendAttendance for the same range.
+function cams_biometric_resend(frm) {
+	if (!frm.doc.loadlog_unavailable) return;
+	if (frm.doc.status === "Resend Requested") {
+		const arrived = (frm.doc.__onload || {}).resend_punches_arrived || 0;
+		frm.dashboard.set_headline(
+			__(
+				"Resend requested {0}: the device is sending this range's punches to the callback URL. {1} new punches have arrived so far (punches already stored are not counted twice).",
+				[frappe.datetime.comment_when(frm.doc.resend_requested_at), arrived]
+			),
+			"blue"
+		);
+		frm.add_custom_button(__("Resend Command"), () =>
+			frappe.set_route("Form", "CAMS Device Command", frm.doc.resend_command)
+		);
+		frm.add_custom_button(__("Arrived Punches"), () =>
+			frappe.set_route("List", "CAMS Raw Punch Log", {
+				device: frm.doc.device,
+				punch_time: ["between", [frm.doc.from_time, frm.doc.to_time]],
+			})
+		);
+		return;
+	}
+	// Those who may send device commands (the command doctype is in_create, so not can_create).
+	if (!frappe.user.has_role(["HR Manager", "System Manager"])) return;
+	frm.dashboard.set_headline(
+		__(
+			"The gateway has LoadLog switched off for this device. It can instead resend this range's punches to the callback URL."
+		),
+		"orange"
+	);
+	frm.add_custom_button(__("Request Resend"), () =>
+		frappe.confirm(
+			__("Ask the device to send the punches from {0} to {1} to the callback URL again?", [
+				frappe.datetime.str_to_user(frm.doc.from_time),
+				frappe.datetime.str_to_user(frm.doc.to_time),
+			]),
+			() =>
+				frappe.call({
+					method: "cams_biometric.load_resend.request_resend",
+					args: { name: frm.doc.name },
+					freeze: true,
+					callback: () => frm.reload_doc(),
+				})
+		)
+	).addClass("btn-primary");
+}

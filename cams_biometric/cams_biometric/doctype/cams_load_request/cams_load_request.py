@@ -34,11 +34,22 @@ class CAMSLoadRequest(Document):
 		retries: DF.Int
 		rows_received: DF.Int
 		started_at: DF.Datetime | None
-		status: DF.Literal["Queued", "Running", "Completed", "Partially Completed", "Failed"]
+		loadlog_unavailable: DF.Check
+		resend_command: DF.Link | None
+		resend_requested_at: DF.Datetime | None
+		status: DF.Literal[
+			"Queued", "Running", "Completed", "Partially Completed", "Failed", "Resend Requested"
+		]
 		stop_reason: DF.Data | None
 		to_time: DF.Datetime
 		unmapped: DF.Int
 	# end: auto-generated types
+
+	def onload(self):
+		if self.resend_requested_at:
+			from cams_biometric.load_resend import punches_arrived
+
+			self.set_onload("resend_punches_arrived", punches_arrived(self))
 
 	def validate(self):
 		if not self.is_new():

@@ -4,6 +4,7 @@ const CAMS_LOAD_COLORS = {
 	Completed: "green",
 	"Partially Completed": "orange",
 	Failed: "red",
+	"Resend Requested": "purple",
 };
 
 frappe.listview_settings["CAMS Load Request"] = {

@@ -1,0 +1,283 @@
+"""An Employee on the devices: enrol, remote enrolment, enable / disable, access window, remove
+(the Employee form's "CAMS Devices" group), and the same done by itself when an Employee
+leaves, comes back, or gets a relieving date.
+
+Everything goes through the command outbox (commands.py); the device user directory records
+what each device then holds.
+"""
+
+import json
+
+import frappe
+from frappe import _
+from frappe.utils import cint, get_datetime, getdate, now_datetime
+
+from cams_biometric import commands, device_users
+from cams_biometric.constants import DEVICE, DEVICE_USER, SETTINGS
+
+LEAVING_STATUSES = ("Left", "Inactive")
+DISABLE, DELETE, NOTHING = "Disable on devices", "Delete from devices", "Do nothing"
+# An access window without an end: the devices' clock format has no "open ended".
+OPEN_END = "2099-12-31 23:59:59"
+
+
+def _check_permission(employee: str):
+	frappe.has_permission(commands.COMMAND, "create", throw=True)
+	frappe.has_permission("Employee", "read", doc=employee, throw=True)
+
+
+def _employee(name: str) -> dict:
+	employee = frappe.db.get_value(
+		"Employee",
+		name,
+		["name", "attendance_device_id", "company", "branch", "employee_name", "status"],
+		as_dict=True,
+	)
+	if not employee:
+		frappe.throw(_("Employee {0} does not exist.").format(name))
+	if not employee.attendance_device_id:
+		frappe.throw(
+			_("Set the Attendance Device ID of {0} first: devices know employees by it.").format(
+				frappe.bold(employee.employee_name or name)
+			),
+			title=_("No Attendance Device ID"),
+		)
+	return employee
+
+
+def _device_list(devices) -> list[str] | None:
+	if devices in (None, "", []):
+		return None
+	devices = json.loads(devices) if isinstance(devices, str) else devices
+	if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+		frappe.throw(_("Devices must be a list of CAMS Biometric Device names."))
+	return devices
+
+
+def devices_in_scope(employee: dict) -> list[str]:
+	"""Enabled devices whose company and branch (when set) are the employee's."""
+	table = frappe.qb.DocType(DEVICE)
+	query = frappe.qb.from_(table).select(table.name).where(table.enabled == 1)
+	for field in ("company", "branch"):
+		query = query.where(
+			table[field].isnull() | (table[field] == "") | (table[field] == (employee.get(field) or ""))
+		)
+	return [row[0] for row in query.orderby(table.name).run()]
+
+
+def devices_holding(employee: dict) -> list[str]:
+	"""Enabled devices whose directory has the employee's device user, not deleted."""
+	rows = frappe.get_all(
+		DEVICE_USER,
+		filters={"device_user_id": employee.attendance_device_id, "status": device_users.ACTIVE},
+		pluck="device",
+	)
+	enabled = set(frappe.get_all(DEVICE, filters={"enabled": 1}, pluck="name"))
+	return sorted(set(rows) & enabled & set(devices_in_scope(employee)))
+
+
+def _targets(employee: dict, devices) -> list[str]:
+	"""The devices asked for; by default those holding the employee, or if the directory
+	knows none yet (never resent), every device in the employee's scope."""
+	chosen = _device_list(devices)
+	if chosen is None:
+		return devices_holding(employee) or devices_in_scope(employee)
+	unknown = [d for d in chosen if d not in devices_in_scope(employee)]
+	if unknown:
+		frappe.throw(
+			_("Not an enabled device of this employee's company and branch: {0}").format(", ".join(unknown))
+		)
+	return chosen
+
+
+def template_source(employee: dict, exclude_device: str | None = None) -> str | None:
+	"""The directory row with the most kept templates for this employee's user, on another device."""
+	if not device_users.keep_templates():
+		return None
+	rows = frappe.get_all(
+		DEVICE_USER,
+		filters={"device_user_id": employee.attendance_device_id, "template_count": (">", 0)},
+		fields=["name", "device", "template_count", "templates_summary"],
+		order_by="template_count desc, last_change desc",
+	)
+	for row in rows:
+		if row.device != exclude_device and device_users.templates_of(row.name):
+			return row.name
+	return None
+
+
+@frappe.whitelist()
+def devices_of(employee: str) -> dict:
+	"""For the Employee form: on which devices the employee is, and with what."""
+	frappe.has_permission(DEVICE_USER, "read", throw=True)
+	frappe.has_permission("Employee", "read", doc=employee, throw=True)
+	found = frappe.db.get_value(
+		"Employee", employee, ["attendance_device_id", "company", "branch"], as_dict=True
+	)
+	if not found:
+		frappe.throw(_("Employee {0} does not exist.").format(employee))
+	rows = []
+	if found.attendance_device_id:
+		rows = frappe.get_all(
+			DEVICE_USER,
+			filters={"device_user_id": found.attendance_device_id},
+			fields=[
+				"name",
+				"device",
+				"status",
+				"access_enabled",
+				"access_start",
+				"access_end",
+				"templates_summary",
+				"last_change",
+				"source",
+			],
+			order_by="device",
+		)
+	labels = dict(frappe.get_all(DEVICE, fields=["name", "device_label"], as_list=True))
+	for row in rows:
+		row.device_label = labels.get(row.device) or row.device
+	scope = devices_in_scope(found) if found.attendance_device_id else []
+	return {
+		"attendance_device_id": found.attendance_device_id,
+		"rows": rows,
+		"devices": [{"name": d, "label": labels.get(d) or d} for d in scope],
+		"keep_templates": device_users.keep_templates(),
+		"endpoint_set": bool(frappe.db.get_single_value(SETTINGS, "restful_endpoint")),
+	}
+
+
+@frappe.whitelist(methods=["POST"])
+def enrol(employee: str, devices: list | str, copy_templates: int | bool = 1) -> list[str]:
+	"""Add the employee to ``devices``, with the templates another device captured when kept."""
+	_check_permission(employee)
+	found = _employee(employee)
+	chosen = _device_list(devices)
+	if not chosen:
+		frappe.throw(_("Pick at least one device."))
+	names = []
+	for device in _targets(found, chosen):
+		params = {}
+		if cint(copy_templates):
+			if source := template_source(found, exclude_device=device):
+				params["templates_from"] = source
+		names.append(commands.queue_command(device, "Add User", employee=employee, params=params))
+	return names
+
+
+@frappe.whitelist(methods=["POST"])
+def remote_enrol(employee: str, device: str) -> str:
+	"""EnrollFingerPrint (#35): the device asks the employee to lay a finger on its reader."""
+	_check_permission(employee)
+	found = _employee(employee)
+	[device] = _targets(found, [device])
+	return commands.queue_command(device, "Enroll Fingerprint", employee=employee)
+
+
+@frappe.whitelist(methods=["POST"])
+def set_access(employee: str, enable: int | bool, devices: list | str | None = None) -> list[str]:
+	_check_permission(employee)
+	found = _employee(employee)
+	operation = "Enable User" if cint(enable) else "Disable User"
+	return [
+		commands.queue_command(device, operation, employee=employee) for device in _targets(found, devices)
+	]
+
+
+@frappe.whitelist(methods=["POST"])
+def set_access_window(employee: str, start: str, end: str, devices: list | str | None = None) -> list[str]:
+	"""UpdateAccessTime (#36): the devices take the employee's punches only from start to end."""
+	_check_permission(employee)
+	found = _employee(employee)
+	if get_datetime(end) <= get_datetime(start):
+		frappe.throw(_("The access window must end after it starts."))
+	params = {"start": str(get_datetime(start)), "end": str(get_datetime(end))}
+	return [
+		commands.queue_command(device, "Update Access Time", employee=employee, params=params)
+		for device in _targets(found, devices)
+	]
+
+
+@frappe.whitelist(methods=["POST"])
+def remove(employee: str, devices: list | str | None = None) -> list[str]:
+	_check_permission(employee)
+	found = _employee(employee)
+	return [
+		commands.queue_command(device, "Delete User", employee=employee)
+		for device in _targets(found, devices)
+	]
+
+
+# -- by itself, when the Employee changes ----------------------------------------------------
+def on_employee_update(doc, method=None):
+	"""Left / Inactive: disable or delete on the devices; Active again: undo; a future
+	relieving date: the access window ends on it."""
+	if not doc.attendance_device_id or not frappe.db.get_single_value(SETTINGS, "restful_endpoint"):
+		return
+	before = doc.get_doc_before_save()
+	if before is None:
+		return
+	leaving_action = frappe.db.get_single_value(SETTINGS, "on_employee_leaving") or DISABLE
+	if leaving_action == NOTHING:
+		return
+	employee = frappe._dict(
+		name=doc.name, attendance_device_id=doc.attendance_device_id, company=doc.company, branch=doc.branch
+	)
+	was_leaving = before.status in LEAVING_STATUSES
+	if doc.status in LEAVING_STATUSES and not was_leaving:
+		_on_leaving(doc, employee, leaving_action)
+	elif doc.status == "Active" and was_leaving:
+		_on_return(doc, employee, leaving_action)
+	elif doc.status == "Active" and doc.has_value_changed("relieving_date"):
+		_on_relieving_date(doc, employee)
+
+
+def _on_leaving(doc, employee, action: str):
+	operation = "Delete User" if action == DELETE else "Disable User"
+	for device in devices_holding(employee) or devices_in_scope(employee):
+		commands.queue_command(device, operation, employee=doc.name)
+	_tell(
+		doc,
+		_("{0} is being {1} on the CAMS devices.").format(
+			doc.employee_name or doc.name, _("deleted") if action == DELETE else _("disabled")
+		),
+	)
+
+
+def _on_return(doc, employee, action: str):
+	if action == DELETE:
+		for device in devices_in_scope(employee):
+			params = {}
+			if source := template_source(employee, exclude_device=device):
+				params["templates_from"] = source
+			commands.queue_command(device, "Add User", employee=doc.name, params=params)
+	else:
+		for device in devices_holding(employee) or devices_in_scope(employee):
+			commands.queue_command(device, "Enable User", employee=doc.name)
+	_tell(doc, _("{0} is being added back on the CAMS devices.").format(doc.employee_name or doc.name))
+
+
+def _on_relieving_date(doc, employee):
+	if doc.relieving_date and getdate(doc.relieving_date) >= getdate(now_datetime()):
+		end = f"{getdate(doc.relieving_date)} 23:59:59"
+	elif not doc.relieving_date:
+		end = OPEN_END  # the relieving date was cleared: lift the window's end
+	else:
+		return  # a relieving date in the past on an Active employee: HR's to sort out
+	start = f"{getdate(doc.date_of_joining or now_datetime())} 00:00:00"
+	if get_datetime(end) <= get_datetime(start):
+		return
+	for device in devices_holding(employee) or devices_in_scope(employee):
+		commands.queue_command(
+			device, "Update Access Time", employee=doc.name, params={"start": start, "end": end}
+		)
+	_tell(
+		doc,
+		_("The CAMS devices take {0}'s punches until {1}.").format(
+			doc.employee_name or doc.name, frappe.format(end, "Datetime")
+		),
+	)
+
+
+def _tell(doc, message: str):
+	frappe.msgprint(message, alert=True, indicator="blue")

@@ -1,0 +1,238 @@
+// The Employee form's "CAMS Devices" group: the employee on the biometric devices.
+// Shown to those who may send device commands (HR Manager, System Manager).
+
+const CAMS_EMPLOYEE = "cams_biometric.employee_devices.";
+
+frappe.ui.form.on("Employee", {
+	refresh(frm) {
+		if (frm.is_new() || !frappe.model.can_read("CAMS Device User")) return;
+		frappe.call({
+			method: CAMS_EMPLOYEE + "devices_of",
+			args: { employee: frm.doc.name },
+			callback: (r) => r.message && cams_employee_devices(frm, r.message),
+		});
+	},
+});
+
+function cams_employee_devices(frm, info) {
+	const group = __("CAMS Devices");
+	const esc = frappe.utils.escape_html;
+	const section = cams_employee_devices_html(info, esc);
+	// The answer may come after a second refresh: one section, not two.
+	frm.dashboard.parent.find(".cams-devices").remove();
+	frm.dashboard.add_section(section, __("CAMS Devices"), "custom cams-devices");
+	frm.dashboard.show();
+	if (!info.attendance_device_id || !info.endpoint_set) return;
+
+	const send = (method, args, message) =>
+		frappe.call({
+			method: CAMS_EMPLOYEE + method,
+			args: { employee: frm.doc.name, ...args },
+			freeze: true,
+			callback: (r) => {
+				const names = [].concat(r.message || []);
+				frappe.show_alert({
+					message: message + " " + __("({0} commands queued)", [names.length]),
+					indicator: "blue",
+				});
+				frm.reload_doc();
+			},
+		});
+	const device_options = info.devices.map((d) => ({ value: d.name, label: d.label }));
+	const pick_devices = (title, extra_fields, action) => {
+		const dialog = new frappe.ui.Dialog({
+			title,
+			fields: [
+				{
+					fieldname: "devices",
+					fieldtype: "MultiCheck",
+					label: __("Devices"),
+					options: device_options.map((o) => ({ ...o, checked: 1 })),
+					reqd: 1,
+				},
+				...extra_fields,
+			],
+			primary_action_label: title,
+			primary_action(values) {
+				if (!values.devices || !values.devices.length) {
+					frappe.msgprint(__("Pick at least one device."));
+					return;
+				}
+				dialog.hide();
+				action(values);
+			},
+		});
+		dialog.show();
+	};
+
+	frm.add_custom_button(
+		__("Enrol on Devices"),
+		() =>
+			pick_devices(
+				__("Enrol on Devices"),
+				[
+					{
+						fieldname: "copy_templates",
+						fieldtype: "Check",
+						label: __("Copy the templates captured on another device"),
+						default: info.keep_templates ? 1 : 0,
+						read_only: info.keep_templates ? 0 : 1,
+						description: info.keep_templates
+							? __("Enrol once, punch everywhere: fingerprints, faces and cards already kept for this employee go with them.")
+							: __("Unavailable: CAMS Biometric Settings do not keep biometric templates."),
+					},
+				],
+				(values) =>
+					send(
+						"enrol",
+						{ devices: values.devices, copy_templates: values.copy_templates ? 1 : 0 },
+						__("Enrolling on the devices.")
+					)
+			),
+		group
+	);
+	frm.add_custom_button(
+		__("Remote Enrolment"),
+		() => {
+			const dialog = new frappe.ui.Dialog({
+				title: __("Remote Enrolment"),
+				fields: [
+					{
+						fieldtype: "HTML",
+						options: `<p class="text-muted small">${__(
+							"The device asks the employee to lay a finger on its reader; the new fingerprint comes back to this employee's device user."
+						)}</p>`,
+					},
+					{
+						fieldname: "device",
+						fieldtype: "Select",
+						label: __("Device"),
+						options: device_options,
+						reqd: 1,
+					},
+				],
+				primary_action_label: __("Start"),
+				primary_action(values) {
+					dialog.hide();
+					send("remote_enrol", { device: values.device }, __("The device is waiting for a finger."));
+				},
+			});
+			dialog.show();
+		},
+		group
+	);
+	frm.add_custom_button(
+		__("Enable"),
+		() => send("set_access", { enable: 1 }, __("Enabling on the devices.")),
+		group
+	);
+	frm.add_custom_button(
+		__("Disable"),
+		() => send("set_access", { enable: 0 }, __("Disabling on the devices.")),
+		group
+	);
+	frm.add_custom_button(
+		__("Access Window"),
+		() => {
+			const dialog = new frappe.ui.Dialog({
+				title: __("Access Window"),
+				fields: [
+					{
+						fieldtype: "HTML",
+						options: `<p class="text-muted small">${__(
+							"The devices take this employee's punches only between these times (in the site's time zone)."
+						)}</p>`,
+					},
+					{
+						fieldname: "start",
+						fieldtype: "Datetime",
+						label: __("From"),
+						reqd: 1,
+						default: frappe.datetime.now_datetime(),
+					},
+					{
+						fieldname: "end",
+						fieldtype: "Datetime",
+						label: __("Until"),
+						reqd: 1,
+						default: frm.doc.relieving_date ? frm.doc.relieving_date + " 23:59:59" : null,
+					},
+				],
+				primary_action_label: __("Set"),
+				primary_action(values) {
+					dialog.hide();
+					send("set_access_window", values, __("Setting the access window."));
+				},
+			});
+			dialog.show();
+		},
+		group
+	);
+	frm.add_custom_button(
+		__("Remove from Devices"),
+		() =>
+			frappe.confirm(
+				__("Delete {0} from every device that holds them? Their punches stop being taken.", [
+					esc(frm.doc.employee_name || frm.doc.name),
+				]),
+				() => send("remove", {}, __("Removing from the devices."))
+			),
+		group
+	);
+	frm.add_custom_button(
+		__("Commands"),
+		() => frappe.set_route("List", "CAMS Device Command", { employee: frm.doc.name }),
+		group
+	);
+}
+
+function cams_employee_devices_html(info, esc) {
+	if (!info.attendance_device_id) {
+		return `<p class="text-muted">${__(
+			"Set this employee's Attendance Device ID (Attendance and Leave Details) to enrol them on the CAMS devices."
+		)}</p>`;
+	}
+	const notes = [];
+	if (!info.endpoint_set) {
+		notes.push(
+			__("Set the RESTful Endpoint in {0} to manage devices from here.", [
+				`<a href="/app/cams-biometric-settings">${__("CAMS Biometric Settings")}</a>`,
+			])
+		);
+	}
+	if (!info.rows.length) {
+		notes.push(
+			__(
+				"No device has reported device user {0} yet. Enrol them, or use Resend Users on a device to fill the directory.",
+				[`<b>${esc(info.attendance_device_id)}</b>`]
+			)
+		);
+	}
+	const rows = info.rows
+		.map((row) => {
+			const status =
+				row.status === "Deleted"
+					? `<span class="indicator-pill gray">${__("Deleted")}</span>`
+					: row.access_enabled
+					? `<span class="indicator-pill green">${__("Enabled")}</span>`
+					: `<span class="indicator-pill red">${__("Disabled")}</span>`;
+			const window = row.access_end
+				? __("until {0}", [frappe.datetime.str_to_user(row.access_end)])
+				: "";
+			return `<tr>
+				<td><a href="/app/cams-device-user/${encodeURIComponent(row.name)}">${esc(row.device_label)}</a></td>
+				<td>${status} ${esc(window)}</td>
+				<td>${esc(row.templates_summary || "")}</td>
+				<td class="text-muted">${row.last_change ? frappe.datetime.comment_when(row.last_change) : ""}</td>
+			</tr>`;
+		})
+		.join("");
+	const table = rows
+		? `<table class="table table-sm small"><thead><tr>
+				<th>${__("Device")}</th><th>${__("Access")}</th><th>${__("Templates")}</th><th>${__("Last Change")}</th>
+			</tr></thead><tbody>${rows}</tbody></table>`
+		: "";
+	return `<div class="cams-employee-devices">${notes
+		.map((n) => `<p class="text-muted">${n}</p>`)
+		.join("")}${table}</div>`;
+}
