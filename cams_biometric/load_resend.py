@@ -18,14 +18,15 @@ LOAD_REQUEST = "CAMS Load Request"
 RESEND_REQUESTED = "Resend Requested"
 
 
-def offer(doc) -> str:
+def offer(doc, error) -> str:
 	"""Mark a load stopped by StatusCode 15; returns the message the load shows."""
 	doc.db_set("loadlog_unavailable", 1)
 	return _(
-		"The gateway has LoadLog switched off for this device (StatusCode 15: CAMS switches it off"
-		" while a callback URL is set). Use Request Resend: the device sends the punches of this"
-		" range to the callback URL again, and those not received yet are added."
-	)
+		"{0}: the gateway has LoadLog switched off for this device (CAMS switches it off while a"
+		" callback URL is set). Use Request Resend: the device sends the punches of this range to"
+		" the callback URL again, and those not received yet are added. Or ask CAMS support to"
+		" enable LoadLog for the device."
+	).format(error)
 
 
 @frappe.whitelist(methods=["POST"])

@@ -295,7 +295,7 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 			if isinstance(e, cams.FeatureNotSupported):
 				from cams_biometric import load_resend  # it sends commands, which use this module
 
-				error = load_resend.offer(doc)
+				error = load_resend.offer(doc, e)
 			stop(doc, FAILED if not doc.pages_fetched else PARTIAL, error=error)
 			return False
 

@@ -278,6 +278,8 @@ class TestLoadPunchlog(CamsTestCase):
 		self.assertEqual(load.status, "Failed")
 		self.assertIn("Feature not supported", load.error)
 		self.assertIn("CAMS support", load.error)
+		self.assertIn("Request Resend", load.error, "LoadLog switched off: the resend is offered")
+		self.assertTrue(load.loadlog_unavailable)
 
 	def test_a_non_advancing_offset_does_not_loop(self):
 		self.gateway.fail_at_offset(50, {"offset": "stuck"})
