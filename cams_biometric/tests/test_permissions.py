@@ -47,7 +47,15 @@ class TestPermissions(CamsTestCase):
 	def test_guest_and_employee_cannot_read_anything(self):
 		for user in ("Guest", self.employee_user):
 			frappe.set_user(user)
-			for doctype in (DEVICE, RAW_PUNCH, DEVICE_EVENT, DEVICE_USER, SETTINGS, "CAMS Load Request"):
+			for doctype in (
+				DEVICE,
+				RAW_PUNCH,
+				DEVICE_EVENT,
+				DEVICE_USER,
+				SETTINGS,
+				"CAMS Load Request",
+				"CAMS Device Command",
+			):
 				with self.subTest(user=user, doctype=doctype):
 					self.assertFalse(frappe.has_permission(doctype, "read"))
 			with self.assertRaises(frappe.PermissionError):
@@ -81,6 +89,14 @@ class TestPermissions(CamsTestCase):
 		self.assertNotEqual(
 			frappe.db.get_value(DEVICE, self.stgid, "device_label"), "Changed by someone who may not"
 		)
+
+	def test_hr_users_see_neither_templates_nor_device_commands(self):
+		frappe.set_user(make_user("HR User", "Employee"))
+		for doctype in (DEVICE_USER, "CAMS Device Command"):
+			with self.subTest(doctype=doctype):
+				self.assertFalse(frappe.has_permission(doctype, "read"))
+				with self.assertRaises(frappe.PermissionError):
+					frappe.get_list(doctype)
 
 	def test_employee_cannot_reprocess(self):
 		from cams_biometric.api import reprocess
