@@ -474,3 +474,17 @@ def test_command_line_serve_configures_the_device(served_gateways, capsys):
 	assert simulator.main(argv) == 0
 	assert served[0].callback_url == "http://127.0.0.1:9/cb" and served[0].max_users == 5
 	assert "Resend and Enroll post their callbacks to http://127.0.0.1:9/cb" in capsys.readouterr().out
+
+
+def test_with_loadlog_switched_off_loadlog_answers_15_and_resend_still_works(device, receiver):
+	gateway, client = device
+	_, received = receiver
+	rows = generate_punches(users=2, days=1, per_day=2, end=NOW)
+	gateway.set_punches(rows)
+	gateway.loadlog_switched_off = True
+	start, end = parse_logtime(rows[0]["LogTime"]), parse_logtime(rows[-1]["LogTime"])
+	with pytest.raises(cams.FeatureNotSupported):
+		client.load_log_page(start, end, 0)
+	assert client.resend_attendance(start, end)["StatusCode"] == 0
+	assert gateway.wait_for_callbacks()
+	assert len(events(received, "PunchLog")) == len(rows)

@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
 	)
 	serve.add_argument("--always", metavar="JSON", help="a failure for every call, e.g. '{\"status\": 15}'")
 	serve.add_argument(
+		"--loadlog-off",
+		action="store_true",
+		help="LoadLog answers StatusCode 15, as CAMS does while a callback URL is set; Resend still works",
+	)
+	serve.add_argument(
 		"--paging",
 		choices=PAGING_MODES,
 		default="offset",
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 	gateway.fail_next(*(json.loads(spec) for spec in args.fail))
 	if args.always:
 		gateway.always = json.loads(args.always)
+	gateway.loadlog_switched_off = args.loadlog_off
 	server = simulator.GatewayServer(gateway, args.host, args.port)
 	print(
 		f"CAMS gateway simulator on {server.url} — stgid {gateway.service_tag_id}, AuthToken {gateway.auth_token}"

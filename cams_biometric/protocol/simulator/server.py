@@ -60,6 +60,8 @@ class Gateway(Device):
 		self.failures: deque[dict] = deque()
 		self.failures_at_offset: dict[int, deque[dict]] = {}
 		self.always: dict | None = None  # a failure applied to every call
+		# CAMS's default while a callback URL is set: LoadLog answers StatusCode 15, the rest works.
+		self.loadlog_switched_off = False
 		self.calls: list[dict] = []
 		self.callback_outcomes: list[str] = []
 		self._senders: list[threading.Thread] = []
@@ -120,6 +122,8 @@ class Gateway(Device):
 	def _answer(self, request: dict, operation_id: str, offset: int, spec: dict) -> dict:
 		load = request.get(c.LOAD)
 		if isinstance(load, dict) and c.PUNCH_LOG in load:
+			if self.loadlog_switched_off:
+				return {c.STATUS: "failed", c.OPERATION_ID: operation_id, c.STATUS_CODE: 15}
 			return self._load_log(load[c.PUNCH_LOG], operation_id, offset, spec)
 		if isinstance(load, dict) and c.DEVICE_INFORMATION in load:
 			return {
