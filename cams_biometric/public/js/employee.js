@@ -18,10 +18,17 @@ function cams_employee_devices(frm, info) {
 	const group = __("CAMS Devices");
 	const esc = frappe.utils.escape_html;
 	const section = cams_employee_devices_html(info, esc);
-	// The answer may come after a second refresh: one section, not two.
-	frm.dashboard.parent.find(".cams-devices").remove();
-	frm.dashboard.add_section(section, __("CAMS Devices"), "custom cams-devices");
-	frm.dashboard.show();
+	// Beside the Attendance Device ID (Attendance & Leaves tab), not in the dashboard, which
+	// v15 shows only on the Connections tab. The answer may come after a second refresh: one
+	// block, not two.
+	const id_field = frm.fields_dict.attendance_device_id;
+	if (id_field) {
+		id_field.$wrapper.siblings(".cams-devices-block").remove();
+		$(`<div class="cams-devices-block form-group">
+			<label class="control-label">${__("CAMS Devices")}</label>${section}</div>`).insertAfter(
+			id_field.$wrapper
+		);
+	}
 	if (!info.attendance_device_id || !info.endpoint_set) return;
 
 	const send = (method, args, message) =>
