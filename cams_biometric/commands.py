@@ -203,6 +203,16 @@ def _carried_out(doc, reply: dict):
 def _finish_refused(doc, error: cams.CamsError) -> str:
 	already = ALREADY_SO.get(doc.operation)
 	if already and isinstance(error, already):
+		if other := _someone_else(doc):
+			return _finish(
+				doc,
+				FAILED,
+				status_code=error.status_code,
+				error=_(
+					"The device already has user {0}, named {1}, not {2}: the ID belongs to someone else"
+					" there. Check the Attendance Device ID, or delete that user from the device first."
+				).format(doc.device_user_id, other, _full_name(doc) or _("(no name)")),
+			)
 		note = _("The device already was as asked ({0}).").format(error)
 		_carried_out(doc, {})
 		return _finish(doc, DONE, status_code=error.status_code, note=note)
@@ -214,6 +224,27 @@ def _finish_refused(doc, error: cams.CamsError) -> str:
 		status_code=error.status_code,
 		error=describe(error, _("send the command again when the device is back")),
 	)
+
+
+def _full_name(doc) -> str:
+	params = json.loads(doc.parameters or "{}")
+	return " ".join(part for part in _user_names(params) if part)
+
+
+def _someone_else(doc) -> str | None:
+	"""For Add User answered "user exists": the name the directory knows for that user on the
+	device, when it is not the one being added (the same ID used for two people)."""
+	if doc.operation != "Add User":
+		return None
+	known = frappe.db.get_value(
+		device_users.DEVICE_USER,
+		{"device": doc.device, "device_user_id": doc.device_user_id, "status": device_users.ACTIVE},
+		"full_name",
+	)
+	wanted = _full_name(doc)
+	if known and wanted and known.strip().casefold() != wanted.strip().casefold():
+		return known
+	return None
 
 
 def _finish(doc, status: str, reply: dict | None = None, status_code=None, note=None, error=None) -> str:

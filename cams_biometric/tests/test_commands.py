@@ -3,7 +3,7 @@
 import frappe
 from frappe.utils import add_to_date, now_datetime
 
-from cams_biometric import commands
+from cams_biometric import commands, device_users
 from cams_biometric.constants import SETTINGS
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.simulator import Gateway, GatewayServer
@@ -71,6 +71,17 @@ class TestDeviceCommands(CamsTestCase):
 		again = self.record(self.send("Add User", employee=self.employee))
 		self.assertEqual((again.status, again.status_code), ("Done", 8))
 		self.assertIn("already", again.note)
+
+	def test_user_exists_under_another_name_is_a_failure_that_says_so(self):
+		self.gateway._add_user(self.user_id, {"FirstName": "Someone", "LastName": "Else"}, "User", [])
+		# The device reported that user (a UserUpdated callback, applied as the endpoint does).
+		device_users.apply_event(
+			self.stgid, "User Updated", {"UserID": self.user_id, "FirstName": "Someone", "LastName": "Else"}
+		)
+		clash = self.record(self.send("Add User", employee=self.employee))
+		self.assertEqual((clash.status, clash.status_code), ("Failed", 8))
+		self.assertIn("named Someone Else, not Meera Iyer", clash.error)
+		self.assertEqual(self.gateway.users[self.user_id][c.FIRST_NAME], "Someone")
 
 	def test_access_follows_enable_and_disable_and_deleting_twice_is_done(self):
 		self.send("Add User", device_user_id=self.user_id)
