@@ -189,9 +189,11 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 		return _finish(doc, DONE, reply=reply, status_code=0)
 
 
-def _carried_out(doc, reply: dict):
+def _carried_out(doc, reply: dict, already: bool = False):
 	"""Record what the device now holds: its information, or its directory of users."""
 	params = json.loads(doc.parameters or "{}")
+	if already:
+		params.pop("templates_from", None)  # the device kept the user it had, not our copy
 	if doc.operation == "Device Information":
 		device_information.store(doc.device, reply.get(c.DEVICE_INFORMATION))
 	elif doc.operation == "Delete All Users":
@@ -214,7 +216,7 @@ def _finish_refused(doc, error: cams.CamsError) -> str:
 				).format(doc.device_user_id, other, _full_name(doc) or _("(no name)")),
 			)
 		note = _("The device already was as asked ({0}).").format(error)
-		_carried_out(doc, {})
+		_carried_out(doc, {}, already=True)
 		return _finish(doc, DONE, status_code=error.status_code, note=note)
 	if doc.operation == "Device Information":
 		device_information.record_failure(doc.device, str(error))
