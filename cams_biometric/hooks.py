@@ -23,12 +23,21 @@ doc_events = {
 			"cams_biometric.device_users.on_employee_update",
 		],
 		# Biometric data goes with the Employee.
-		"on_trash": "cams_biometric.device_users.on_employee_trash",
+		"on_trash": [
+			"cams_biometric.device_users.on_employee_trash",
+			"cams_biometric.photos.on_employee_trash",
+		],
 	},
 	"Error Log": {
-		"before_insert": "cams_biometric.auth.redact_error_log",
+		"before_insert": [
+			"cams_biometric.auth.redact_error_log",
+			"cams_biometric.photos.redact_error_log",
+		],
 	},
 }
+
+# Attendance photos on the checkin form (HRMS' doctype: no field is added to it).
+doctype_js = {"Employee Checkin": "public/js/employee_checkin.js"}
 
 # Frappe answers a callback body labelled JSON that is not with its own 500 and traceback.
 after_request = ["cams_biometric.api.after_request"]

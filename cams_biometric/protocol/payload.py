@@ -252,6 +252,10 @@ class PhotoError(ValueError):
 	"""An attendance photo that is not kept; the text says why."""
 
 
+class PhotoTooLarge(PhotoError):
+	"""A photo over the size limit."""
+
+
 @dataclass(frozen=True)
 class AttendancePhoto:
 	user_id: str
@@ -290,7 +294,7 @@ def read_attendance_photo(event, max_bytes: int) -> AttendancePhoto:
 	# Refused before decoding: the Base64 length tells the size.
 	size = len(text) * 3 // 4 - text[-2:].count("=")
 	if size > max_bytes:
-		raise PhotoError(f"The photo is {_kb(size)} KB, more than the {_kb(max_bytes)} KB allowed")
+		raise PhotoTooLarge(f"The photo is {_kb(size)} KB, more than the {_kb(max_bytes)} KB allowed")
 	try:
 		jpeg = base64.b64decode(text, validate=True)
 	except (binascii.Error, ValueError):
