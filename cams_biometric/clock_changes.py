@@ -8,6 +8,7 @@ punches the device stamped around it. Applied in the callback's transaction; it 
 the callback: what happened is recorded on the device event.
 """
 
+import html
 import json
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -144,7 +145,8 @@ def _window(modified_to, operation_time) -> tuple[datetime, datetime]:
 
 
 def _message(device: str, modified_to, operation_time, start: datetime, end: datetime) -> tuple[str, str]:
-	label = frappe.db.get_value(DEVICE, device, "device_label") or device
+	# Frappe stores a Data field's < and > escaped; unescaped first so they are escaped once.
+	label = html.unescape(frappe.db.get_value(DEVICE, device, "device_label") or device)
 	before, after = _moment(operation_time), _moment(modified_to)
 	if before and after:
 		shift = _("(moved {0})").format(_describe_shift(after - before))

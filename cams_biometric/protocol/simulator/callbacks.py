@@ -15,7 +15,7 @@ import requests
 from cams_biometric.protocol import aes
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.client import new_operation_id
-from cams_biometric.protocol.logtime import format_logtime, parse_logtime
+from cams_biometric.protocol.logtime import LogTimeError, format_logtime, parse_logtime
 from cams_biometric.protocol.payload import JPEG_START, LOG_PHOTO
 
 # A 48x64 JPEG (583 bytes) that looks like a portrait; each photo the simulator sends is this
@@ -110,7 +110,10 @@ def date_modified_body(
 	"""A ManuallyDateModified (#2) callback: the device clock was set to ``modified_to`` (a
 	LogTime) at ``operation_time`` (default: now, in the offset of ``modified_to``)."""
 	if operation_time is None:
-		zone = parse_logtime(modified_to).tzinfo
+		try:
+			zone = parse_logtime(modified_to).tzinfo
+		except LogTimeError:  # a wrong value on purpose, to see how a site takes it
+			zone = timezone.utc
 		operation_time = format_logtime(datetime.now(zone).replace(microsecond=0))
 	event = {c.MODIFIED_TO: modified_to, c.OPERATION_TIME: operation_time}
 	return realtime_body(c.DATE_MODIFIED, event, auth_token, serial_number, label)
