@@ -148,13 +148,12 @@ def _message(device: str, modified_to, operation_time, start: datetime, end: dat
 	# Frappe stores a Data field's < and > escaped; unescaped first so they are escaped once.
 	label = html.unescape(frappe.db.get_value(DEVICE, device, "device_label") or device)
 	before, after = _moment(operation_time), _moment(modified_to)
+	new_value = escape_html(modified_to or _("(no time sent)"))
 	if before and after:
-		shift = _("(moved {0})").format(_describe_shift(after - before))
-	else:
-		shift = ""
+		new_value += " " + _("(moved {0})").format(_describe_shift(after - before))
 	subject = _(
-		"The clock of device {0} was set to {1} {2}: its punches around then may carry a wrong time"
-	).format(f"<b>{escape_html(label)}</b>", escape_html(modified_to or _("(no time sent)")), shift)
+		"The clock of device {0} was set to {1}: its punches around then may carry a wrong time"
+	).format(f"<b>{escape_html(label)}</b>", new_value)
 	stamped = frappe.db.count(
 		RAW_PUNCH, {"device": device, "punch_time": ("between", [str(start), str(end)])}
 	)

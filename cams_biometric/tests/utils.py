@@ -283,6 +283,11 @@ def cleanup(devices: list[str], employees: list[str] = ()):
 	if devices:
 		frappe.db.delete(ATTENDANCE_PHOTO, {"device": ("in", devices)})
 		frappe.db.delete(RAW_PUNCH, {"device": ("in", devices)})
+		events = frappe.get_all(DEVICE_EVENT, filters={"device": ("in", devices)}, pluck="name")
+		if events:  # clock changes notify HR Managers
+			frappe.db.delete(
+				"Notification Log", {"document_type": DEVICE_EVENT, "document_name": ("in", events)}
+			)
 		frappe.db.delete(DEVICE_EVENT, {"device": ("in", devices)})
 		frappe.db.delete(DEVICE_USER, {"device": ("in", devices)})
 	if employees:
