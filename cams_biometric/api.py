@@ -8,7 +8,7 @@ from frappe import _
 from frappe.utils import cint, now_datetime
 from werkzeug.wrappers import Response
 
-from cams_biometric import auth_failures, device_users, processing
+from cams_biometric import auth_failures, clock_changes, device_users, photos, processing
 from cams_biometric.auth import UNKNOWN_DEVICE, Authenticated, AuthenticationFailed, Device, authenticate
 from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
 	ignored_punches,
@@ -77,9 +77,17 @@ def handle_callback(request, labelled_json: bool = False) -> Response:
 	except Exception:
 		# Not "done": the gateway sends the body again later. No traceback to the caller.
 		frappe.db.rollback()
-		frappe.log_error(title="CAMS callback could not be stored", reference_doctype=DEVICE)
+		_log_storage_failure()
 		return _error(503, _("The callback could not be stored just now; send it again later"))
 	return _reply(200, c.CALLBACK_DONE)
+
+
+def _log_storage_failure():
+	# The traceback without its variables (frappe.log_error's default keeps them): they hold
+	# the body, and with it any templates and photo, which must never sit in an Error Log.
+	frappe.log_error(
+		title="CAMS callback could not be stored", message=frappe.get_traceback(), reference_doctype=DEVICE
+	)
 
 
 def after_request(response: Response | None = None, request=None):
@@ -99,7 +107,7 @@ def after_request(response: Response | None = None, request=None):
 		frappe.db.commit()  # nosemgrep
 	except Exception:
 		frappe.db.rollback()
-		frappe.log_error(title="CAMS callback could not be stored", reference_doctype=DEVICE)
+		_log_storage_failure()
 		answer = _error(503, _("The callback could not be stored just now; send it again later"))
 	_withdraw_frappe_error_log()
 	response.status_code = answer.status_code
@@ -165,9 +173,14 @@ def store(sender: Authenticated):
 			if stored.status == PENDING:
 				processing.enqueue_drain()
 	else:
-		# Templates and photos never sit in the event log; the directory keeps templates encrypted.
-		store_event(device.name, event, to_json(strip_biometrics(redact(sender.doc))))
+		# Templates and photos never sit in the event log; the directory keeps templates
+		# encrypted, and CAMS Attendance Photo the photos.
+		photo_result = photos.apply_event(device.name, event)
+		event_name = store_event(
+			device.name, event, to_json(strip_biometrics(redact(sender.doc))), result=photo_result
+		)
 		device_users.apply_event(device.name, event.event_type, event.data)
+		clock_changes.apply_event(device.name, event_name, event)
 
 	# Written only when they change. update_modified=False: `modified` keys the worker's
 	# cache of decrypted secrets.

@@ -5,6 +5,7 @@ DEVICE = "CAMS Biometric Device"
 RAW_PUNCH = "CAMS Raw Punch Log"
 DEVICE_EVENT = "CAMS Device Event"
 DEVICE_USER = "CAMS Device User"
+ATTENDANCE_PHOTO = "CAMS Attendance Photo"
 CHECKIN = "Employee Checkin"
 
 LOG_DOCTYPES = (RAW_PUNCH, DEVICE_EVENT)

@@ -25,15 +25,25 @@ doc_events = {
 			"cams_biometric.employee_devices.on_employee_update",
 		],
 		# Biometric data goes with the Employee.
-		"on_trash": "cams_biometric.device_users.on_employee_trash",
+		"on_trash": [
+			"cams_biometric.device_users.on_employee_trash",
+			"cams_biometric.photos.on_employee_trash",
+		],
 	},
 	"Error Log": {
-		"before_insert": "cams_biometric.auth.redact_error_log",
+		"before_insert": [
+			"cams_biometric.auth.redact_error_log",
+			"cams_biometric.photos.redact_error_log",
+		],
 	},
 }
 
-# The Employee form's "CAMS Devices" group (served as it is: no build needed).
-doctype_js = {"Employee": "public/js/employee.js"}
+# Served as they are (no build needed): the Employee form's "CAMS Devices" group, and
+# attendance photos on the checkin form (HRMS' doctypes: no field is added to them).
+doctype_js = {
+	"Employee": "public/js/employee.js",
+	"Employee Checkin": "public/js/employee_checkin.js",
+}
 
 # Frappe answers a callback body labelled JSON that is not with its own 500 and traceback.
 after_request = ["cams_biometric.api.after_request"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import frappe
 from frappe.utils import get_system_timezone, now_datetime
 
-from cams_biometric.constants import DEVICE_EVENT, ERROR, PENDING, RAW_PUNCH
+from cams_biometric.constants import ATTENDANCE_PHOTO, DEVICE_EVENT, ERROR, PENDING, RAW_PUNCH
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import to_local_naive
 from cams_biometric.protocol.payload import (
@@ -102,7 +102,20 @@ def store_punch(
 		frappe.clear_messages()
 		name, status = _committed_punch(values["punch_key"])
 		return StoredPunch(name, status, created=False)
+	_join_waiting_photo(doc.punch_key, doc.name)
 	return StoredPunch(doc.name, doc.status, created=True)
+
+
+def _join_waiting_photo(key: str, raw_punch: str):
+	"""A photo that came before its punch is joined to it now. An UPDATE, a locking read: it
+	sees a photo committed after this transaction's snapshot (see photos._punch_of)."""
+	photo = frappe.qb.DocType(ATTENDANCE_PHOTO)
+	(
+		frappe.qb.update(photo)
+		.set(photo.raw_punch, raw_punch)
+		.where((photo.photo_key == key) & photo.raw_punch.isnull())
+		.run()
+	)
 
 
 def insert_row(doc):
@@ -126,8 +139,9 @@ def _committed_punch(key: str) -> tuple[str, str]:
 	return rows[0]
 
 
-def store_event(device: str, event: CallbackEvent, raw_json: str) -> str:
-	"""Keep a non-punch callback (photo, user change, clock change, command reply) for an admin."""
+def store_event(device: str, event: CallbackEvent, raw_json: str, result: str | None = None) -> str:
+	"""Keep a non-punch callback (photo, user change, clock change, command reply) for an admin;
+	``result``: what became of it."""
 	data = event.data if isinstance(event.data, dict) else {}
 	doc = frappe.get_doc(
 		{
@@ -139,6 +153,7 @@ def store_event(device: str, event: CallbackEvent, raw_json: str) -> str:
 			"event_time": _short(data.get("OperationTime") or data.get(c.LOG_TIME) or event.time, 140),
 			"received_at": now_datetime(),
 			"raw_json": raw_json,
+			"result": result,
 		}
 	)
 	insert_row(doc)

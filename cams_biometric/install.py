@@ -1,6 +1,6 @@
 import frappe
 
-from cams_biometric.constants import CHECKIN, DEVICE, LOG_DOCTYPES, SETTINGS
+from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, LOG_DOCTYPES, SETTINGS
 
 APP = "cams_biometric"
 PASSWORD_DOCTYPES = (DEVICE,)
@@ -59,6 +59,8 @@ def before_uninstall():
 		frappe.db.delete("Scheduled Job Type", {"name": ("in", jobs)})
 	# Device tokens and keys live in __Auth, which dropping the doctype leaves behind.
 	frappe.db.delete("__Auth", {"doctype": ("in", PASSWORD_DOCTYPES)})
+	# Clock change notifications point at device events, which go with the app.
+	frappe.db.delete("Notification Log", {"document_type": DEVICE_EVENT})
 
 
 def after_uninstall():

@@ -18,6 +18,7 @@ from frappe.utils import add_to_date, get_system_timezone, getdate, now_datetime
 from frappe.utils.background_jobs import get_job_status
 from rq.job import JobStatus
 
+from cams_biometric import photos
 from cams_biometric.constants import (
 	CHECKIN,
 	DEVICE,
@@ -145,6 +146,7 @@ def _process(
 			"processed_at": now_datetime(),
 		},
 	)
+	photos.follow_punch(name, outcome.employee, outcome.employee_name, outcome.employee_checkin)
 	return outcome
 
 

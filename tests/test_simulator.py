@@ -12,8 +12,16 @@ from cams_biometric.protocol import aes, simulator
 from cams_biometric.protocol.client import loadlog_command
 from cams_biometric.protocol.constants import OFFSET_KEYS
 from cams_biometric.protocol.logtime import format_logtime, parse_logtime
-from cams_biometric.protocol.payload import find_auth_token, load_json_body, read_callback, read_punch
+from cams_biometric.protocol.payload import (
+	find_auth_token,
+	load_json_body,
+	read_attendance_photo,
+	read_callback,
+	read_punch,
+)
 from cams_biometric.protocol.simulator import Gateway, generate_punches, main, send_callbacks
+
+MODIFIED_TO = "2024-09-17 09:05:00 GMT +0530"
 
 
 @pytest.fixture
@@ -125,3 +133,48 @@ def test_command_line_serve_pages_by_time(served_gateways, capsys):
 	assert "paged by time" in capsys.readouterr().out
 	assert main(["serve", "--users", "1", "--days", "1"]) == 0
 	assert served[1].paging == "offset"
+
+
+def test_photos_follow_or_precede_their_punches_and_a_clock_change_comes_last(receiver):
+	url, received = receiver
+	rows = generate_punches(users=3, days=1, per_day=2)
+	result = send_callbacks(url, rows, "T" * 32, photos="after", concurrency=1, date_modified=MODIFIED_TO)
+	assert result["sent"] == len(received) == 2 * len(rows) + 1
+	assert result["photos"] == len(rows) and result["outcomes"] == {"200": result["sent"]}
+	events = [read_callback(load_json_body(body)) for body in received]
+	assert [e.event_type for e in events[:4]] == ["Punch Log", "Attendance Photo"] * 2
+	for punch, photo in zip(events[:-1:2], events[1:-1:2], strict=True):
+		assert (photo.data["UserID"], photo.data["LogTime"]) == (punch.data["UserId"], punch.data["LogTime"])
+		assert read_attendance_photo(photo.data, 200 * 1024).jpeg.startswith(b"\xff\xd8\xff")
+	clock = events[-1]
+	assert clock.event_type == "Date Modified" and clock.data["ModifiedTo"] == MODIFIED_TO
+	assert parse_logtime(clock.data["OperationTime"]).utcoffset() == timedelta(hours=5, minutes=30)
+
+	received.clear()
+	send_callbacks(url, rows[:1], "T" * 32, photos="before")
+	assert [read_callback(load_json_body(b)).event_type for b in received] == [
+		"Attendance Photo",
+		"Punch Log",
+	]
+	with pytest.raises(ValueError):
+		send_callbacks(url, rows, "T" * 32, photos="sideways")
+
+
+def test_command_line_sends_photos_and_a_clock_change(receiver, capsys, tmp_path):
+	url, received = receiver
+	not_a_jpeg = tmp_path / "photo.png"
+	not_a_jpeg.write_bytes(b"\x89PNG\r\n\x1a\n")
+	argv = ["send", "--url", url, "--token", "T" * 32, "--users", "2", "--days", "1", "--per-day", "1"]
+	assert main([*argv, "--photos", "--photo", str(not_a_jpeg)]) == 0
+	assert json.loads(capsys.readouterr().out)["photos"] == 2
+	photos = [read_callback(load_json_body(b)) for b in received]
+	assert sum(e.event_type == "Attendance Photo" for e in photos) == 2
+	# The photo is sent as given, so a site's refusal of what is not a JPEG can be tried.
+	assert {e.data.get("LogPhoto") for e in photos if e.event_type == "Attendance Photo"} == {"iVBORw0KGgo="}
+
+	received.clear()
+	assert (
+		main(["send", "--url", url, "--token", "T" * 32, "--users", "0", "--date-modified", MODIFIED_TO]) == 0
+	)
+	[only] = [read_callback(load_json_body(b)) for b in received]
+	assert only.event_type == "Date Modified" and only.data["ModifiedTo"] == MODIFIED_TO

@@ -22,6 +22,11 @@ EVENT_KEYS = {
 	"DateModified": "Date Modified",
 }
 EVENT_PUNCH_LOG = "Punch Log"
+EVENT_ATTENDANCE_PHOTO = "Attendance Photo"
+EVENT_DATE_MODIFIED = "Date Modified"
+ATTENDANCE_PHOTO = "Log"  # the event key of RealTimeAttendancePhoto (#10)
+DATE_MODIFIED = "DateModified"  # ManuallyDateModified (#2): ModifiedTo, OperationTime
+MODIFIED_TO = "ModifiedTo"
 EVENT_COMMAND_REPLY = "Command Reply"
 EVENT_UNKNOWN = "Unknown"
 

@@ -1,8 +1,11 @@
 """Reading CAMS bodies: the JSON envelope, the callback events and the punch rows."""
 
+import base64
+import binascii
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,17 +117,18 @@ def first_of(row: dict, keys: tuple[str, ...]):
 	return None
 
 
-def read_user_id(row: dict) -> str:
+def read_user_id(row: dict, what: str = "punch") -> str:
+	"""The user id of a punch (or of another event, named by ``what`` in the error)."""
 	value = first_of(row, c.USER_ID_KEYS)
 	if isinstance(value, bool) or value is None or isinstance(value, dict | list | float):
-		raise PunchError("The punch has no usable UserId")
+		raise PunchError(f"The {what} has no usable UserId")
 	user_id = str(value).strip()
 	if not user_id:
-		raise PunchError("The punch has an empty UserId")
+		raise PunchError(f"The {what} has an empty UserId")
 	if len(user_id) > c.MAX_USER_ID_LENGTH:
-		raise PunchError(f"The punch's UserId is longer than {c.MAX_USER_ID_LENGTH} characters")
+		raise PunchError(f"The {what}'s UserId is longer than {c.MAX_USER_ID_LENGTH} characters")
 	if any(ch in user_id for ch in "|\r\n\t\x00"):
-		raise PunchError("The punch's UserId contains control characters")
+		raise PunchError(f"The {what}'s UserId contains control characters")
 	return user_id
 
 
@@ -242,3 +246,64 @@ def _without_data(template):
 
 def _withheld(data) -> str:
 	return f"<withheld: {len(str(data))} characters>"
+
+
+class PhotoError(ValueError):
+	"""An attendance photo that is not kept; the text says why."""
+
+
+class PhotoTooLarge(PhotoError):
+	"""A photo over the size limit."""
+
+
+@dataclass(frozen=True)
+class AttendancePhoto:
+	user_id: str
+	log_time: str  # as the device sent it
+	moment: datetime  # the instant LogTime names: the photo's punch has the same
+	jpeg: bytes
+
+
+# Every JPEG starts with the SOI marker followed by the next marker's 0xFF.
+JPEG_START = b"\xff\xd8\xff"
+_DATA_URI = re.compile(r"^data:image/[a-z]+;base64,", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def read_attendance_photo(event, max_bytes: int) -> AttendancePhoto:
+	"""Read a RealTimeAttendancePhoto (#10) event: UserID, LogTime and LogPhoto, a Base64 JPEG
+	of at most ``max_bytes``; PhotoError says why a photo is not usable."""
+	if not isinstance(event, dict):
+		raise PhotoError("The photo event is not a JSON object")
+	try:
+		user_id = read_user_id(event, what="photo")
+	except PunchError as e:
+		raise PhotoError(str(e)) from None
+	log_time = event.get(c.LOG_TIME)
+	if not isinstance(log_time, str):
+		raise PhotoError("The photo has no LogTime")
+	try:
+		moment = parse_logtime(log_time)
+	except LogTimeError as e:
+		raise PhotoError(str(e)) from None
+	text = event.get(LOG_PHOTO)
+	if not isinstance(text, str) or not text.strip():
+		raise PhotoError("The photo event carries no LogPhoto")
+	# Some devices wrap their Base64 in lines, or send it as a data URI.
+	text = _WHITESPACE.sub("", _DATA_URI.sub("", text.strip()))
+	# Refused before decoding: the Base64 length tells the size.
+	size = len(text) * 3 // 4 - text[-2:].count("=")
+	if size > max_bytes:
+		raise PhotoTooLarge(f"The photo is {_kb(size)} KB, more than the {_kb(max_bytes)} KB allowed")
+	try:
+		jpeg = base64.b64decode(text, validate=True)
+	except (binascii.Error, ValueError):
+		raise PhotoError("The photo is not valid Base64") from None
+	if not jpeg.startswith(JPEG_START):
+		raise PhotoError("The photo is not a JPEG image")
+	return AttendancePhoto(user_id=user_id, log_time=log_time.strip(), moment=moment, jpeg=jpeg)
+
+
+def _kb(size: int) -> str:
+	# Rounded up: a photo just over the limit must not read as equal to it.
+	return f"{math.ceil(size * 10 / 1024) / 10:.1f}".removesuffix(".0")

@@ -19,7 +19,15 @@ from frappe.utils.background_jobs import get_queue, get_queue_list, get_redis_co
 from rq import Worker
 from rq.suspension import resume, suspend
 
-from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, DEVICE_USER, RAW_PUNCH, SETTINGS
+from cams_biometric.constants import (
+	ATTENDANCE_PHOTO,
+	CHECKIN,
+	DEVICE,
+	DEVICE_EVENT,
+	DEVICE_USER,
+	RAW_PUNCH,
+	SETTINGS,
+)
 from cams_biometric.protocol.logtime import format_logtime
 
 CALLBACK_PATH = "/api/method/cams_biometric.api.callback"
@@ -273,7 +281,13 @@ def drop_queued_job(job_id: str):
 def cleanup(devices: list[str], employees: list[str] = ()):
 	# Bulk deletes: these rows have no children, and delete_doc one by one took seconds a test.
 	if devices:
+		frappe.db.delete(ATTENDANCE_PHOTO, {"device": ("in", devices)})
 		frappe.db.delete(RAW_PUNCH, {"device": ("in", devices)})
+		events = frappe.get_all(DEVICE_EVENT, filters={"device": ("in", devices)}, pluck="name")
+		if events:  # clock changes notify HR Managers
+			frappe.db.delete(
+				"Notification Log", {"document_type": DEVICE_EVENT, "document_name": ("in", events)}
+			)
 		frappe.db.delete(DEVICE_EVENT, {"device": ("in", devices)})
 		frappe.db.delete(DEVICE_USER, {"device": ("in", devices)})
 	if employees:

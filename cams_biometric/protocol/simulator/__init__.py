@@ -8,7 +8,9 @@
   10 template error, 11 memory full) and failures on demand. ``--paging time`` plays a
   gateway whose LoadLog names no offset we know and pages by StartTime only.
 - ``send``: RealTime PunchLog callbacks to a site's callback URL, plain or AES-encrypted,
-  in order or shuffled, with duplicates.
+  in order or shuffled, with duplicates; with ``--photos`` each punch's attendance photo
+  (RealTimeAttendancePhoto) too, and with ``--date-modified`` a change of the device clock
+  (ManuallyDateModified).
 - ``generate``: a punch set as JSON, to load into ``serve`` or ``send`` later.
 
 An admin uses it to try an installation before any device is connected; the tests use it
@@ -19,8 +21,13 @@ endpoint), ``callbacks`` (what the device posts), ``cli`` (the command line).
 """
 
 from cams_biometric.protocol.simulator.callbacks import (
+	SAMPLE_PHOTO,
 	callback_body,
+	date_modified_body,
 	percentile,
+	photo_body,
+	photo_event,
+	photo_jpeg,
 	post_callbacks,
 	punch_event,
 	realtime_body,
@@ -34,14 +41,19 @@ __all__ = [
 	"DAY_PLAN",
 	"INPUT_TYPES",
 	"PAGING_MODES",
+	"SAMPLE_PHOTO",
 	"Device",
 	"Gateway",
 	"GatewayServer",
 	"_Handler",
 	"callback_body",
+	"date_modified_body",
 	"generate_punches",
 	"main",
 	"percentile",
+	"photo_body",
+	"photo_event",
+	"photo_jpeg",
 	"post_callbacks",
 	"punch_event",
 	"realtime_body",

@@ -5,7 +5,7 @@ import json
 import sys
 
 from cams_biometric.protocol import aes
-from cams_biometric.protocol.simulator.callbacks import send_callbacks
+from cams_biometric.protocol.simulator.callbacks import PHOTO_ORDERS, send_callbacks
 from cams_biometric.protocol.simulator.device import DAY_PLAN, generate_punches
 from cams_biometric.protocol.simulator.server import PAGING_MODES, Gateway
 
@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
 	serve.add_argument("--max-templates", type=int, default=50000, help="templates before StatusCode 11")
 	_add_punch_options(serve)
 
-	send = commands.add_parser("send", help="send RealTime punch callbacks to a site")
+	send = commands.add_parser(
+		"send", help="send RealTime punch callbacks to a site (with photos, a clock change)"
+	)
 	send.add_argument("--url", required=True, help="the callback URL, with ?stgid=... if you use it")
 	send.add_argument("--token", required=True, help="the device's AuthToken")
 	send.add_argument("--key", help="the device's AES security key")
@@ -75,6 +77,20 @@ def main(argv: list[str] | None = None) -> int:
 	send.add_argument("--shuffle", action="store_true", help="send in random order")
 	send.add_argument("--duplicates", type=float, default=0.0, help="share of punches sent twice (0-1)")
 	send.add_argument("--concurrency", type=int, default=4)
+	send.add_argument(
+		"--photos",
+		nargs="?",
+		const="after",
+		choices=PHOTO_ORDERS,
+		help="send each punch's attendance photo too: right after it (the default) or before it",
+	)
+	send.add_argument("--photo", metavar="JPEG", help="the photo to send (default: a small sample portrait)")
+	send.add_argument(
+		"--date-modified",
+		metavar="LOGTIME",
+		help="end with a callback saying the device clock was set to this time,"
+		" e.g. '2024-09-17 09:05:00 GMT +0530' (--users 0: only that callback)",
+	)
 	_add_punch_options(send)
 
 	generate = commands.add_parser("generate", help="print a punch set as JSON")
@@ -89,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 	if args.command == "send":
 		rows = _punch_set(args)
 		headers = {"Host": args.host_header} if args.host_header else None
+		photo = None
+		if args.photo:
+			with open(args.photo, "rb") as f:
+				photo = f.read()
 		result = send_callbacks(
 			args.url,
 			rows,
@@ -101,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
 			seed=args.seed,
 			headers=headers,
 			serial_number=args.serial,
+			photos=args.photos,
+			photo=photo,
+			date_modified=args.date_modified,
 		)
 		print(json.dumps(result, indent=1))
 		return 0 if set(result["outcomes"]) == {"200"} else 1

@@ -32,7 +32,9 @@ class CAMSBiometricSettings(Document):
 		)
 
 		enabled: DF.Check
+		keep_attendance_photos: DF.Check
 		keep_biometric_templates: DF.Check
+		max_photo_size_kb: DF.Int
 		on_employee_leaving: DF.Literal["Disable on devices", "Delete from devices", "Do nothing"]
 		punch_type_mapping: DF.Table[CAMSPunchTypeMapping]
 		raw_log_retention_days: DF.Int
@@ -46,6 +48,7 @@ class CAMSBiometricSettings(Document):
 		self.add_missing_punch_types()
 		self.validate_punch_types()
 		self.validate_retention()
+		self.validate_photo_size()
 		if self.restful_endpoint:
 			self.restful_endpoint = self.restful_endpoint.strip()
 			# Only a new URL: an http one saved before the rule came must not block every
@@ -116,6 +119,16 @@ class CAMSBiometricSettings(Document):
 					"Keep raw punches for at least {0} days: the gateway can send punches up to 30 days old,"
 					" and the raw log is how they are recognised."
 				).format(MIN_RETENTION_DAYS)
+			)
+
+	def validate_photo_size(self):
+		from cams_biometric.photos import MAX_PHOTO_KB
+
+		if self.keep_attendance_photos and not 1 <= cint(self.max_photo_size_kb) <= MAX_PHOTO_KB:
+			frappe.throw(
+				_(
+					"Maximum Photo Size must be between 1 and {0} KB (a callback body holds at most that)."
+				).format(MAX_PHOTO_KB)
 			)
 
 	def punch_type_rule(self, punch_type: str):

@@ -26,6 +26,7 @@ class CAMSDeviceEvent(Document):
 		operation_id: DF.Data | None
 		raw_json: DF.Code | None
 		received_at: DF.Datetime | None
+		result: DF.SmallText | None
 	# end: auto-generated types
 
 	@staticmethod

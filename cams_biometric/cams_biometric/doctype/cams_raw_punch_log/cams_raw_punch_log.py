@@ -5,6 +5,7 @@ import frappe
 from frappe.model.document import Document
 from frappe.utils import add_days, now_datetime
 
+from cams_biometric import photos
 from cams_biometric.constants import FINAL_STATUSES, RAW_PUNCH
 
 
@@ -39,14 +40,22 @@ class CAMSRawPunchLog(Document):
 		temperature: DF.Float
 	# end: auto-generated types
 
+	def on_trash(self):
+		photos.delete_photos_of_punch(self.name)
+
 	@staticmethod
 	def clear_old_logs(days: int = 90):
-		"""Called by Log Settings. Rows still to be worked on or looked at are kept."""
+		"""Called by Log Settings. Rows still to be worked on or looked at are kept; the
+		attendance photos of the rows purged go with them."""
 		table = frappe.qb.DocType(RAW_PUNCH)
 		# Frappe's clock, not the database's NOW(): `modified` is written in the site's time
 		# zone, which need not be the database server's.
 		cutoff = add_days(now_datetime(), -days)
-		frappe.db.delete(table, filters=(table.modified < cutoff) & table.status.isin(FINAL_STATUSES))
+		purged = (table.modified < cutoff) & table.status.isin(FINAL_STATUSES)
+		photos.delete_photos_of_purged_punches(
+			frappe.qb.from_(table).select(table.name).where(purged), cutoff
+		)
+		frappe.db.delete(table, filters=purged)
 
 
 def on_doctype_update():
