@@ -88,12 +88,15 @@ def silent_in_working_time(device, now: datetime, working_start: datetime, thres
 	return now - quiet_since > threshold
 
 
-def check_silent_devices(now: datetime | None = None):
-	"""Scheduled: alert each device newly silent in working time, and each one back."""
+def check_silent_devices(now: datetime | None = None, devices: list[str] | None = None):
+	"""Scheduled: alert each device newly silent in working time, and each one back. (Every
+	enabled device; tests narrow ``devices`` to their own.)"""
 	now = now or now_datetime()
 	threshold = health.silent_after()
 	working_start = working_period_start(now)
 	for device in health.enabled_devices():
+		if devices is not None and device.name not in devices:
+			continue
 		# Locked and read again: a second run (another worker) must not alert twice.
 		sent = frappe.db.get_value(DEVICE, device.name, "silent_alert_sent", for_update=True)
 		heard = health.last_heard(device)
@@ -126,15 +129,18 @@ def check_silent_devices(now: datetime | None = None):
 
 
 def backlog() -> dict:
+	counts = dict(backlog_query().run())
+	return {"errors": counts.get(ERROR, 0), "unmapped": counts.get(UNMAPPED, 0)}
+
+
+def backlog_query():
 	raw = frappe.qb.DocType(RAW_PUNCH)
-	counts = dict(
+	return (
 		frappe.qb.from_(raw)
 		.select(raw.status, Count("*"))
 		.where(raw.status.isin([ERROR, UNMAPPED]))
 		.groupby(raw.status)
-		.run()
 	)
-	return {"errors": counts.get(ERROR, 0), "unmapped": counts.get(UNMAPPED, 0)}
 
 
 def send_backlog_summary():
@@ -170,6 +176,9 @@ def send_backlog_summary():
 def unmapped_device_users() -> int:
 	"""Distinct device user ids with Unmapped rows: one Attendance Device ID maps an id on
 	every device (within the device's company and branch)."""
+	return unmapped_device_users_query().run()[0][0] or 0
+
+
+def unmapped_device_users_query():
 	raw = frappe.qb.DocType(RAW_PUNCH)
-	query = frappe.qb.from_(raw).select(Count(raw.device_user_id).distinct()).where(raw.status == UNMAPPED)
-	return query.run()[0][0] or 0
+	return frappe.qb.from_(raw).select(Count(raw.device_user_id).distinct()).where(raw.status == UNMAPPED)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 import frappe
 from frappe import _
+from frappe.query_builder.functions import Count
 from frappe.utils import format_datetime, get_datetime, now_datetime
 
 from cams_biometric import health
@@ -57,11 +58,14 @@ def is_enabled() -> bool:
 	return bool(frappe.db.get_single_value(SETTINGS, "hold_auto_attendance"))
 
 
-def managed_shift_types() -> list:
+def managed_shift_types(names: list[str] | None = None) -> list:
 	"""Shift Types whose mark this module keeps: auto attendance on, HRMS' update off."""
+	filters = {"enable_auto_attendance": 1, "auto_update_last_sync": 0}
+	if names is not None:
+		filters["name"] = ("in", names)
 	return frappe.get_all(
 		SHIFT_TYPE,
-		filters={"enable_auto_attendance": 1, "auto_update_last_sync": 0},
+		filters=filters,
 		fields=[
 			"name",
 			"start_time",
@@ -105,12 +109,15 @@ def _as_timedelta(value) -> timedelta | None:
 	return timedelta(hours=parsed.hour, minutes=parsed.minute, seconds=parsed.second)
 
 
-def plan(now: datetime | None = None) -> list[ShiftSync]:
-	"""What the sync would do now, shift by shift (also what Device Health shows)."""
+def plan(
+	now: datetime | None = None, devices: list | None = None, shift_types: list[str] | None = None
+) -> list[ShiftSync]:
+	"""What the sync would do now, shift by shift (also what Device Health shows). By default
+	for every enabled device and every managed Shift Type; tests narrow both to their own."""
 	now = now or now_datetime()
-	devices = health.enabled_devices()
+	devices = health.enabled_devices() if devices is None else devices
 	plans = []
-	for shift in managed_shift_types():
+	for shift in managed_shift_types(shift_types):
 		current = get_datetime(shift.last_sync_of_checkin) if shift.last_sync_of_checkin else None
 		end = latest_shift_end(shift, now)
 		sync = ShiftSync(shift.name, current, end)
@@ -128,7 +135,7 @@ def plan(now: datetime | None = None) -> list[ShiftSync]:
 		target = latest_shift_end(shift, min([now, *heard.values()]))
 		if target is None or (current and target + PAST_SHIFT_END <= current):
 			continue
-		if pending := _pending_before(target):
+		if pending := _pending_before(target, [device.name for device in devices]):
 			sync.pending_reason = _(
 				"{0} punches from before {1} are still waiting to become checkins (Pending)"
 			).format(pending, format_datetime(target))
@@ -148,15 +155,28 @@ def _hold_reason(device, heard: datetime | None, end: datetime) -> str:
 	)
 
 
-def _pending_before(end: datetime) -> int:
-	return frappe.db.count(RAW_PUNCH, {"status": PENDING, "punch_time": ("<=", end)})
+def _pending_before(end: datetime, devices: list[str]) -> int:
+	if not devices:
+		return 0
+	return pending_before_query(end, devices).run()[0][0]
 
 
-def sync_last_sync_of_checkin() -> list[ShiftSync]:
-	"""Scheduled: move each managed Shift Type's mark as far as every device allows."""
+def pending_before_query(end: datetime, devices: list[str]):
+	"""Punches of these devices from before ``end`` not yet made checkins (status index)."""
+	raw = frappe.qb.DocType(RAW_PUNCH)
+	return (
+		frappe.qb.from_(raw)
+		.select(Count("*"))
+		.where((raw.status == PENDING) & raw.device.isin(devices) & (raw.punch_time <= end))
+	)
+
+
+def sync_last_sync_of_checkin(now: datetime | None = None, **narrow) -> list[ShiftSync]:
+	"""Scheduled: move each managed Shift Type's mark as far as every device allows.
+	(``narrow``: plan's devices and shift_types, for tests.)"""
 	if not is_enabled():
 		return []
-	plans = plan()
+	plans = plan(now, **narrow)
 	for sync in plans:
 		if sync.new_value:
 			# As HRMS' own update_last_sync_of_checkin writes it.

@@ -38,18 +38,7 @@ def get(
 def punches_per_device(days: int, now: datetime | None = None) -> dict:
 	today = getdate(now or now_datetime())
 	first = today - timedelta(days=days - 1)
-	raw = frappe.qb.DocType(RAW_PUNCH)
-	day = Date(raw.punch_time)
-	rows = (
-		frappe.qb.from_(raw)
-		.select(raw.device, day.as_("day"), Count("*").as_("punches"))
-		.where(
-			(raw.punch_time >= datetime.combine(first, datetime.min.time()))
-			& (raw.punch_time < datetime.combine(today + timedelta(days=1), datetime.min.time()))
-		)
-		.groupby(raw.device, day)
-		.run(as_dict=True)
-	)
+	rows = punches_per_day_query(first, today).run(as_dict=True)
 	dates = [first + timedelta(days=i) for i in range(days)]
 	per_device: dict[str, dict] = {}
 	for row in rows:
@@ -75,3 +64,18 @@ def punches_per_device(days: int, now: datetime | None = None) -> dict:
 			}
 		)
 	return {"labels": [formatdate(date) for date in dates], "datasets": datasets}
+
+
+def punches_per_day_query(first, last):
+	"""Punches per device and day from ``first`` to ``last`` (dates, site time)."""
+	raw = frappe.qb.DocType(RAW_PUNCH)
+	day = Date(raw.punch_time)
+	return (
+		frappe.qb.from_(raw)
+		.select(raw.device, day.as_("day"), Count("*").as_("punches"))
+		.where(
+			(raw.punch_time >= datetime.combine(first, datetime.min.time()))
+			& (raw.punch_time < datetime.combine(last + timedelta(days=1), datetime.min.time()))
+		)
+		.groupby(raw.device, day)
+	)

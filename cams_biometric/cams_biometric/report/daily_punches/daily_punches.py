@@ -88,6 +88,14 @@ def columns() -> list[dict]:
 
 
 def data(filters) -> list[dict]:
+	rows = daily_query(filters).run(as_dict=True)
+	shifts = ShiftsOfDays({row.employee for row in rows}, filters.from_date, filters.to_date)
+	for row in rows:
+		judge(row, shifts)
+	return rows
+
+
+def daily_query(filters):
 	checkin, employee = frappe.qb.DocType(CHECKIN), frappe.qb.DocType("Employee")
 	day = Date(Coalesce(checkin.shift_start, checkin.time))
 	is_in, is_out = checkin.log_type == "IN", checkin.log_type == "OUT"
@@ -126,11 +134,7 @@ def data(filters) -> list[dict]:
 		query = query.where(employee.department == filters.department)
 	if filters.employee:
 		query = query.where(employee.name == filters.employee)
-	rows = query.run(as_dict=True)
-	shifts = ShiftsOfDays({row.employee for row in rows}, filters.from_date, filters.to_date)
-	for row in rows:
-		judge(row, shifts)
-	return rows
+	return query
 
 
 def judge(row, shifts: "ShiftsOfDays"):

@@ -101,6 +101,7 @@ def data(filters, now: datetime) -> list[dict]:
 		row.update(waiting.get(row.device, {}))
 		for field in ("punches_today", "punches_this_week", "pending", "unmapped", "errors"):
 			row[field] = row.get(field) or 0
+		row.setdefault("latest_punch_time", None)
 		row.attendance_hold = "; ".join(holds.get(row.device, []))
 	return devices
 
@@ -108,48 +109,59 @@ def data(filters, now: datetime) -> list[dict]:
 def punch_counts(devices: list[str], now: datetime) -> dict[str, dict]:
 	"""Punches by punch time (the device's own clock, in site time): today's, this week's
 	(from the first day of the week of System Settings) and the latest one."""
+	counts: dict[str, dict] = {}
+	rows = [*recent_query(devices, now).run(as_dict=True), *latest_query(devices).run(as_dict=True)]
+	for row in rows:
+		counts.setdefault(row.pop("device"), {}).update(row)
+	return counts
+
+
+def recent_query(devices: list[str], now: datetime):
 	raw = frappe.qb.DocType(RAW_PUNCH)
 	today = datetime.combine(getdate(now), datetime.min.time())
 	week = datetime.combine(get_first_day_of_week(today), datetime.min.time())
-	tomorrow = today + timedelta(days=1)
-	recent = (
+	return (
 		frappe.qb.from_(raw)
 		.select(
 			raw.device,
 			Sum(Case().when(raw.punch_time >= today, 1).else_(0)).as_("punches_today"),
 			Count("*").as_("punches_this_week"),
 		)
-		.where(raw.device.isin(devices) & (raw.punch_time >= week) & (raw.punch_time < tomorrow))
+		.where(
+			raw.device.isin(devices) & (raw.punch_time >= week) & (raw.punch_time < today + timedelta(days=1))
+		)
 		.groupby(raw.device)
-		.run(as_dict=True)
 	)
-	latest = (
+
+
+def latest_query(devices: list[str]):
+	raw = frappe.qb.DocType(RAW_PUNCH)
+	return (
 		frappe.qb.from_(raw)
 		.select(raw.device, Max(raw.punch_time).as_("latest_punch_time"))
 		.where(raw.device.isin(devices))
 		.groupby(raw.device)
-		.run(as_dict=True)
 	)
-	counts: dict[str, dict] = {}
-	for row in [*recent, *latest]:
-		counts.setdefault(row.pop("device"), {}).update(row)
-	return counts
+
+
+WAITING_FIELDS = {PENDING: "pending", UNMAPPED: "unmapped", ERROR: "errors"}
 
 
 def waiting_counts(devices: list[str]) -> dict[str, dict]:
+	counts: dict[str, dict] = {}
+	for row in waiting_query(devices).run(as_dict=True):
+		counts.setdefault(row.device, {})[WAITING_FIELDS[row.status]] = row.count
+	return counts
+
+
+def waiting_query(devices: list[str]):
 	raw = frappe.qb.DocType(RAW_PUNCH)
-	field_of = {PENDING: "pending", UNMAPPED: "unmapped", ERROR: "errors"}
-	rows = (
+	return (
 		frappe.qb.from_(raw)
 		.select(raw.device, raw.status, Count("*").as_("count"))
-		.where(raw.status.isin(list(field_of)) & raw.device.isin(devices))
+		.where(raw.status.isin(list(WAITING_FIELDS)) & raw.device.isin(devices))
 		.groupby(raw.device, raw.status)
-		.run(as_dict=True)
 	)
-	counts: dict[str, dict] = {}
-	for row in rows:
-		counts.setdefault(row.device, {})[field_of[row.status]] = row.count
-	return counts
 
 
 def attendance_holds() -> dict[str, list[str]]:

@@ -33,6 +33,26 @@ def columns() -> list[dict]:
 
 
 def data(filters) -> list[dict]:
+	rows = unmapped_query(filters).run(as_dict=True)
+	if not rows:
+		return []
+
+	names = device_user_names({(r.device, r.device_user_id) for r in rows})
+	labels = dict(
+		frappe.get_all(
+			DEVICE,
+			filters={"name": ("in", {r.device for r in rows})},
+			fields=["name", "device_label"],
+			as_list=True,
+		)
+	)
+	for row in rows:
+		row.name_on_device = names.get((row.device, row.device_user_id))
+		row.device_label = labels.get(row.device)
+	return rows
+
+
+def unmapped_query(filters):
 	raw = frappe.qb.DocType(RAW_PUNCH)
 	query = (
 		frappe.qb.from_(raw)
@@ -58,23 +78,7 @@ def data(filters) -> list[dict]:
 		query = query.where(raw.load_request == filters.load_request)
 	if filters.device_user_id:
 		query = query.where(raw.device_user_id == filters.device_user_id.strip())
-	rows = query.run(as_dict=True)
-	if not rows:
-		return []
-
-	names = device_user_names({(r.device, r.device_user_id) for r in rows})
-	labels = dict(
-		frappe.get_all(
-			DEVICE,
-			filters={"name": ("in", {r.device for r in rows})},
-			fields=["name", "device_label"],
-			as_list=True,
-		)
-	)
-	for row in rows:
-		row.name_on_device = names.get((row.device, row.device_user_id))
-		row.device_label = labels.get(row.device)
-	return rows
+	return query
 
 
 def device_user_names(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
