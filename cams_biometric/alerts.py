@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 import frappe
 from frappe import _
 from frappe.query_builder.functions import Count
-from frappe.utils import format_datetime, get_time, now_datetime
+from frappe.utils import cint, format_datetime, get_time, now_datetime
 
 from cams_biometric import health
 from cams_biometric.constants import DEVICE, ERROR, RAW_PUNCH, SETTINGS, UNMAPPED
@@ -146,8 +146,11 @@ def backlog_query():
 def send_backlog_summary():
 	"""Daily: tell HR Managers when the Error or Unmapped backlog grew since the last summary."""
 	now = backlog()
-	before = frappe.db.get_value(SETTINGS, None, ["backlog_errors", "backlog_unmapped"], as_dict=True)
-	grew = now["errors"] > (before.backlog_errors or 0) or now["unmapped"] > (before.backlog_unmapped or 0)
+	before = {
+		"errors": cint(frappe.db.get_single_value(SETTINGS, "backlog_errors")),
+		"unmapped": cint(frappe.db.get_single_value(SETTINGS, "backlog_unmapped")),
+	}
+	grew = now["errors"] > before["errors"] or now["unmapped"] > before["unmapped"]
 	frappe.db.set_single_value(
 		SETTINGS, {"backlog_errors": now["errors"], "backlog_unmapped": now["unmapped"]}
 	)
@@ -155,10 +158,10 @@ def send_backlog_summary():
 		return
 	lines = [
 		_("Error rows: {0} ({1:+d} since the last summary)").format(
-			now["errors"], now["errors"] - (before.backlog_errors or 0)
+			now["errors"], now["errors"] - before["errors"]
 		),
 		_("Unmapped rows: {0} ({1:+d}), of {2} device user ids").format(
-			now["unmapped"], now["unmapped"] - (before.backlog_unmapped or 0), unmapped_device_users()
+			now["unmapped"], now["unmapped"] - before["unmapped"], unmapped_device_users()
 		),
 	]
 	notify(
