@@ -56,9 +56,16 @@ scheduler_events = {
 			"cams_biometric.processing.process_pending_punches",
 			"cams_biometric.loads.recover_lost_loads",
 		],
+		# Devices gone silent (and back); Last Sync of Checkin of the shifts held for late
+		# devices, well ahead of HRMS' hourly attendance run.
+		"*/5 * * * *": [
+			"cams_biometric.alerts.check_silent_devices",
+			"cams_biometric.attendance_sync.sync_last_sync_of_checkin",
+		],
 	},
 	"daily": [
 		"cams_biometric.device_information.refresh_all_devices",
+		"cams_biometric.alerts.send_backlog_summary",
 	],
 }
 
@@ -68,6 +75,9 @@ default_log_clearing_doctypes = {
 	"CAMS Device Event": 90,
 	"CAMS Device Command": 90,
 }
+
+# The workspace's setup block (a Custom HTML Block has no module folder to ship it in).
+fixtures = [{"dt": "Custom HTML Block", "filters": [["name", "=", "CAMS Biometric Setup"]]}]
 
 # The Load Punchlog dialog and the Reprocess action, shared by several forms and lists.
 app_include_js = "cams_biometric.bundle.js"

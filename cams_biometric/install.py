@@ -11,6 +11,8 @@ PASSWORD_DOCTYPES = (DEVICE,)
 CHECKIN_INDEX = "cams_biometric_employee_time"
 CHECKIN_INDEX_FIELDS = ["employee", "time"]
 
+SETUP_BLOCK = "CAMS Biometric Setup"
+
 
 def before_install():
 	# A bench whose Redis cached the module map before this app joined apps.txt would sync
@@ -57,6 +59,8 @@ def before_uninstall():
 	if jobs:
 		frappe.db.delete("Scheduled Job Log", {"scheduled_job_type": ("in", jobs)})
 		frappe.db.delete("Scheduled Job Type", {"name": ("in", jobs)})
+	# The workspace's setup block is a fixture: a Custom HTML Block has no module to go with.
+	frappe.delete_doc("Custom HTML Block", SETUP_BLOCK, ignore_missing=True, force=True)
 	# Device tokens and keys live in __Auth, which dropping the doctype leaves behind.
 	frappe.db.delete("__Auth", {"doctype": ("in", PASSWORD_DOCTYPES)})
 	# Clock change notifications point at device events, which go with the app.

@@ -47,6 +47,7 @@ class CAMSBiometricDevice(Document):
 		security_key: DF.Password | None
 		serial_number: DF.Data | None
 		service_tag_id: DF.Data
+		silent_alert_sent: DF.Datetime | None
 	# end: auto-generated types
 
 	def onload(self):

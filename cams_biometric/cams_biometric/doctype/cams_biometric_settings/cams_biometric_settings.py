@@ -6,7 +6,7 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import add_days, cint, get_url, now_datetime
 
-from cams_biometric import processing
+from cams_biometric import attendance_sync, processing
 from cams_biometric.constants import (
 	CALLBACK_METHOD,
 	DEFAULT_RETENTION_DAYS,
@@ -31,7 +31,11 @@ class CAMSBiometricSettings(Document):
 			CAMSPunchTypeMapping,
 		)
 
+		alert_holiday_list: DF.Link | None
+		backlog_errors: DF.Int
+		backlog_unmapped: DF.Int
 		enabled: DF.Check
+		hold_auto_attendance: DF.Check
 		keep_attendance_photos: DF.Check
 		keep_biometric_templates: DF.Check
 		max_photo_size_kb: DF.Int
@@ -39,6 +43,9 @@ class CAMSBiometricSettings(Document):
 		punch_type_mapping: DF.Table[CAMSPunchTypeMapping]
 		raw_log_retention_days: DF.Int
 		restful_endpoint: DF.Data | None
+		silent_after_hours: DF.Float
+		working_hours_from: DF.Time | None
+		working_hours_to: DF.Time | None
 	# end: auto-generated types
 
 	def onload(self):
@@ -62,6 +69,28 @@ class CAMSBiometricSettings(Document):
 		if self.enabled and before and not before.enabled:
 			processing.on_integration_enabled()
 		self.offer_to_reprocess_ignored(before)
+		if self.hold_auto_attendance and not (before and before.hold_auto_attendance):
+			self.offer_to_take_over_shift_types()
+
+	def offer_to_take_over_shift_types(self):
+		"""HRMS moves Last Sync of Checkin of shifts with its own automatic update on, without
+		waiting for devices; offer to switch it off there so the hold covers them too."""
+		names = attendance_sync.shift_types_left_to_hrms()
+		if not names:
+			return
+		frappe.msgprint(
+			_(
+				"HRMS updates Last Sync of Checkin of {0} by itself, without waiting for late devices."
+				" Switch its Automatically update Last Sync of Checkin off there, so that this app keeps it?"
+			).format(", ".join(names)),
+			title=_("Auto attendance"),
+			primary_action={
+				"label": _("Let the app keep it"),
+				"server_action": "cams_biometric.attendance_sync.take_over_shift_types",
+				"args": {},
+				"hide_on_success": True,
+			},
+		)
 
 	def offer_to_reprocess_ignored(self, before):
 		"""A punch type switched back on: offer to make the checkins of its Ignored punches."""

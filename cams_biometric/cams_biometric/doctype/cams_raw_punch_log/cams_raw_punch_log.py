@@ -61,3 +61,5 @@ class CAMSRawPunchLog(Document):
 def on_doctype_update():
 	# The sweep looks up Unmapped rows by user id (processing.mapped_unmapped_punches).
 	frappe.db.add_index(RAW_PUNCH, ["status", "device_user_id"], index_name="status_device_user_id")
+	# Device Health and the punches-per-device chart count a device's punches by time.
+	frappe.db.add_index(RAW_PUNCH, ["device", "punch_time"], index_name="device_punch_time")

@@ -1,0 +1,148 @@
+# Copyright (c) 2026, cams_biometric contributors
+# For license information, please see license.txt
+
+"""Device users whose punches wait for an Employee: one row per device and user id, with
+the Unmapped raw punches aggregated in SQL (the (status, device_user_id) index), and the
+name the device has for the user from the CAMS Device User directory."""
+
+import frappe
+from frappe import _
+from frappe.query_builder import Order
+from frappe.query_builder.functions import Count, Max, Min
+
+from cams_biometric.constants import DEVICE, DEVICE_USER, RAW_PUNCH, UNMAPPED
+
+
+def execute(filters: dict | None = None):
+	filters = frappe._dict(filters or {})
+	return columns(), data(filters)
+
+
+def columns() -> list[dict]:
+	return [
+		{"fieldname": "device_user_id", "label": _("Device User ID"), "fieldtype": "Data", "width": 120},
+		{"fieldname": "name_on_device", "label": _("Name on the Device"), "fieldtype": "Data", "width": 160},
+		{"fieldname": "device", "label": _("Device"), "fieldtype": "Link", "options": DEVICE, "width": 130},
+		{"fieldname": "device_label", "label": _("Device Label"), "fieldtype": "Data", "width": 120},
+		{"fieldname": "punches_waiting", "label": _("Punches Waiting"), "fieldtype": "Int", "width": 120},
+		{"fieldname": "first_seen", "label": _("First Seen"), "fieldtype": "Datetime", "width": 160},
+		{"fieldname": "last_seen", "label": _("Last Seen"), "fieldtype": "Datetime", "width": 160},
+		{"fieldname": "reason", "label": _("Why Unmapped"), "fieldtype": "Data", "width": 300},
+		{"fieldname": "action", "label": _("Action"), "fieldtype": "Data", "width": 150},
+	]
+
+
+def data(filters) -> list[dict]:
+	rows = unmapped_query(filters).run(as_dict=True)
+	if not rows:
+		return []
+
+	names = device_user_names({(r.device, r.device_user_id) for r in rows})
+	labels = dict(
+		frappe.get_all(
+			DEVICE,
+			filters={"name": ("in", {r.device for r in rows})},
+			fields=["name", "device_label"],
+			as_list=True,
+		)
+	)
+	for row in rows:
+		row.name_on_device = names.get((row.device, row.device_user_id))
+		row.device_label = labels.get(row.device)
+	return rows
+
+
+def unmapped_query(filters):
+	raw = frappe.qb.DocType(RAW_PUNCH)
+	query = (
+		frappe.qb.from_(raw)
+		.select(
+			raw.device_user_id,
+			raw.device,
+			Count("*").as_("punches_waiting"),
+			Min(raw.punch_time).as_("first_seen"),
+			Max(raw.punch_time).as_("last_seen"),
+			# The rows of one user differ only when an Employee of another company or branch
+			# has the id; any one reason points the way.
+			Max(raw.error).as_("reason"),
+		)
+		.where(raw.status == UNMAPPED)
+		.groupby(raw.device, raw.device_user_id)
+		.orderby("punches_waiting", order=Order.desc)
+	)
+	if filters.device:
+		query = query.where(raw.device == filters.device)
+	if filters.load_request:
+		# Raw rows record the load that stored them (load_request, indexed). A punch that the
+		# callback had stored first keeps the callback as its source and no load.
+		query = query.where(raw.load_request == filters.load_request)
+	if filters.device_user_id:
+		query = query.where(raw.device_user_id == filters.device_user_id.strip())
+	return query
+
+
+def device_user_names(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+	"""{(device, user id): the name the device has for the user}, where the directory knows it."""
+	found = frappe.get_all(
+		DEVICE_USER,
+		filters={"device_user_id": ("in", {user_id for _device, user_id in pairs})},
+		fields=["device", "device_user_id", "full_name"],
+	)
+	return {
+		(row.device, row.device_user_id): row.full_name
+		for row in found
+		if row.full_name and (row.device, row.device_user_id) in pairs
+	}
+
+
+@frappe.whitelist(methods=["POST"])
+def map_device_user(employee: str, device_user_id: str, device: str | None = None) -> dict:
+	"""Give an Employee this Attendance Device ID. Saving the Employee queues the pickup of
+	the punches waiting for it (processing.on_employee_update), which makes their checkins."""
+	device_user_id = (device_user_id or "").strip()
+	if not device_user_id:
+		frappe.throw(_("Which device user id should the Employee get?"))
+	doc = frappe.get_doc("Employee", employee)
+	doc.check_permission("write")
+	if doc.attendance_device_id and doc.attendance_device_id != device_user_id:
+		frappe.throw(
+			_(
+				"{0} already has Attendance Device ID {1}. Change it on the Employee if the device user"
+				" {2} is really them (their punches as {1} would then wait in turn)."
+			).format(frappe.bold(doc.employee_name or doc.name), doc.attendance_device_id, device_user_id),
+			title=_("Attendance Device ID already set"),
+		)
+	other = frappe.db.get_value(
+		"Employee", {"attendance_device_id": device_user_id, "name": ("!=", doc.name)}, "name"
+	)
+	if other:
+		frappe.throw(
+			_("Attendance Device ID {0} belongs to {1} already.").format(device_user_id, other),
+			title=_("Attendance Device ID taken"),
+		)
+
+	waiting = frappe.db.count(RAW_PUNCH, {"status": UNMAPPED, "device_user_id": device_user_id})
+	mismatch = device and _device_mismatch(device, doc)
+	doc.attendance_device_id = device_user_id
+	doc.save()
+	if mismatch:
+		frappe.msgprint(mismatch, title=_("Punches of this device will still wait"), indicator="orange")
+	else:
+		frappe.msgprint(
+			_("{0} punches of {1} are being turned into checkins of {2}.").format(
+				waiting, device_user_id, doc.employee_name or doc.name
+			),
+			alert=True,
+		)
+	return {"employee": doc.name, "waiting": waiting}
+
+
+def _device_mismatch(device: str, employee) -> str | None:
+	"""Why the device's punches would stay Unmapped for this Employee (see processing.maps_to_employee)."""
+	values = frappe.db.get_value(DEVICE, device, ["company", "branch"], as_dict=True) or {}
+	for field, label in (("company", _("company")), ("branch", _("branch"))):
+		if values.get(field) and employee.get(field) != values.get(field):
+			return _("{0} is for {1} {2}, and {3} is of {1} {4}.").format(
+				device, label, values.get(field), employee.name, employee.get(field) or _("(none)")
+			)
+	return None
