@@ -50,5 +50,18 @@ default_log_clearing_doctypes = {
 	"CAMS Device Event": 90,
 }
 
-# The Load Punchlog dialog and the Reprocess action, shared by several forms and lists.
-app_include_js = "cams_biometric.bundle.js"
+# The Load Punchlog dialog and the Reprocess action, shared by several forms and lists. Added
+# to those doctypes' own scripts rather than built into a bundle: Frappe serves these from the
+# app's folder, so the buttons work on a bench where `bench build` did not run for this app.
+SHARED_ACTIONS_JS = "public/js/actions.js"
+doctype_js = {
+	"CAMS Biometric Device": SHARED_ACTIONS_JS,
+	"CAMS Biometric Settings": SHARED_ACTIONS_JS,
+	"CAMS Raw Punch Log": SHARED_ACTIONS_JS,
+}
+doctype_list_js = {"CAMS Raw Punch Log": SHARED_ACTIONS_JS}
+
+# Employee Checkin's Connections: the raw punch it was made from (no field added to HRMS').
+override_doctype_dashboards = {
+	"Employee Checkin": "cams_biometric.connections.employee_checkin_connections",
+}

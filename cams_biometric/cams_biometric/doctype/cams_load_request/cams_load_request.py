@@ -29,6 +29,7 @@ class CAMSLoadRequest(Document):
 		next_offset: DF.Int
 		next_start_time: DF.Datetime | None
 		pages_fetched: DF.Int
+		progress: DF.Percent
 		recoveries: DF.Int
 		resumes: DF.Int
 		retries: DF.Int

@@ -10,6 +10,8 @@ const CAMS_RAW_PUNCH_COLORS = {
 frappe.listview_settings["CAMS Raw Punch Log"] = {
 	add_fields: ["status"],
 	has_indicator_for_draft: true,
+	// The name is a hash that tells nothing; its column is better spent on time and employee.
+	hide_name_column: true,
 	get_indicator(doc) {
 		return [__(doc.status), CAMS_RAW_PUNCH_COLORS[doc.status] || "gray", `status,=,${doc.status}`];
 	},
