@@ -118,10 +118,9 @@ class DeskTestCase(unittest.TestCase):
 	def setUp(self):
 		super().setUp()
 		self.console_errors()  # what earlier tests left belongs to them
-		self.pending_console_errors = []
 
 	def tearDown(self):
-		errors = self.pending_console_errors + self.console_errors()
+		errors = self.console_errors()
 		super().tearDown()
 		if errors:
 			self.fail("The browser's console has errors:\n" + "\n".join(errors))
@@ -143,8 +142,7 @@ class DeskTestCase(unittest.TestCase):
 			return WebDriverWait(self.driver, timeout, poll_frequency=0.25).until(condition)
 		except TimeoutException:
 			# What the page threw is usually why it never got there (e.g. a button's missing code).
-			errors = self.console_errors()
-			self.pending_console_errors.extend(errors)
+			errors = self.console_errors()  # reported here, so not again by tearDown
 			console = "\nThe browser's console has errors:\n" + "\n".join(errors) if errors else ""
 			self.fail((message or f"Timed out after {timeout} s waiting for {condition}") + console)
 
