@@ -30,7 +30,8 @@ SITE = os.environ.get("CAMS_SITE", "cams.localhost")
 PORT = int(os.environ.get("CAMS_BROWSER_PORT", "8000"))
 USER = os.environ.get("CAMS_BROWSER_USER", "Administrator")
 PASSWORD = os.environ.get("CAMS_BROWSER_PASSWORD", "admin")
-SCREENSHOTS = os.environ.get("CAMS_SCREENSHOTS")
+# Resolved now: connect_site() moves to the bench's sites folder.
+SCREENSHOTS = os.environ.get("CAMS_SCREENSHOTS") and str(Path(os.environ["CAMS_SCREENSHOTS"]).resolve())
 CHROMIUM = os.environ.get("CAMS_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CAMS_CHROMEDRIVER", "/usr/bin/chromedriver")
 WIDTH, HEIGHT = 1440, 900  # a common laptop screen; the list shows 6 columns from 1367 px

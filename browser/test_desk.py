@@ -30,6 +30,7 @@ from cams_biometric.tests.utils import cleanup, delete_employees, make_device, m
 LOAD_REQUEST = "CAMS Load Request"
 USERS = 12  # x 4 punches x 3 days = 144 punches: LoadLog pages of 50, 50 and 44
 MAPPED = 8  # users 0-7 are Employees; user 8 joins tomorrow (Error rows); 9-11 are no one's
+FIRST_NAMES = ("Asha", "Ravi", "Meera", "Arjun", "Fatima", "John", "Lakshmi", "Wei")  # in screenshots
 PAGE_DELAY_SECONDS = 3  # the simulated gateway answers slowly, so progress can be watched
 
 
@@ -50,7 +51,10 @@ class TestDesk(DeskTestCase):
 		reset_settings()
 		cls.endpoint_before = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
 		frappe.db.set_single_value(SETTINGS, "restful_endpoint", cls.server.url)
-		cls.employees = [make_employee(user_id) for user_id in cls.user_ids[:MAPPED]]
+		cls.employees = [
+			make_employee(user_id, first_name=first, last_name="(browser test)")
+			for user_id, first in zip(cls.user_ids[:MAPPED], FIRST_NAMES, strict=True)
+		]
 		# Joins tomorrow (in the site's time zone): each of their punches falls before it.
 		cls.late_joiner = make_employee(cls.user_ids[MAPPED], date_of_joining=add_days(nowdate(), 1))
 		cls.unmapped_employee = make_employee(None)  # for the Map to Employee dialog
@@ -294,6 +298,8 @@ class TestDesk(DeskTestCase):
 			message="the checkin's Connections do not show its raw punch",
 		)
 		self.assertEqual(count, ["1"])
+		self.js("$('.form-dashboard')[0].scrollIntoView()")
+		self.screenshot("checkin-connections")
 
 	# -- helpers -------------------------------------------------------------------------
 	def type_into(self, fieldname: str, value: str):
