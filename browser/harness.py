@@ -19,6 +19,8 @@ import unittest
 from pathlib import Path
 
 import frappe
+from frappe.utils.background_jobs import get_redis_conn
+from rq.suspension import is_suspended
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -147,6 +149,26 @@ class DeskTestCase(unittest.TestCase):
 			console = "\nThe browser's console has errors:\n" + "\n".join(errors) if errors else ""
 			self.fail((message or f"Timed out after {timeout} s waiting for {condition}") + console)
 
+	def wait_for_worker(self, condition, timeout: float = 60, message: str = ""):
+		"""wait_for what a background job does. RQ's suspension holds every worker using this
+		Redis, and tier 2 suspends them while its test classes run (of this bench, or of
+		another bench sharing the Redis): while they are suspended, wait longer, up to the
+		5 minutes such a suspension lasts at most."""
+		started = time.monotonic()
+		deadline = started + timeout
+		while True:
+			if value := condition(self.driver):
+				return value
+			now = time.monotonic()
+			if workers_suspended():
+				deadline = min(max(deadline, now + 10), started + timeout + 330)
+			if now > deadline:
+				suspended = (
+					" (the bench's RQ workers are suspended: a tier-2 run?)" if workers_suspended() else ""
+				)
+				self.fail((message or f"Timed out after {timeout} s waiting for {condition}") + suspended)
+			time.sleep(0.4)
+
 	def js(self, script: str, *args):
 		return self.driver.execute_script(script, *args)
 
@@ -256,5 +278,5 @@ class DeskTestCase(unittest.TestCase):
 		return cards
 
 
-def doctype_exists(doctype: str, name: str) -> bool:
-	return bool(frappe.db.exists(doctype, name))
+def workers_suspended() -> bool:
+	return is_suspended(get_redis_conn())
