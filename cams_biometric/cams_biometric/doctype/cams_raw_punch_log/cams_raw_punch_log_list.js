@@ -17,9 +17,13 @@ frappe.listview_settings["CAMS Raw Punch Log"] = {
 		// and on the form.
 		punch_time(value) {
 			if (!value) return "";
-			const user_format = frappe.datetime.get_user_date_fmt().toUpperCase();
-			const full = frappe.datetime.str_to_user(value);
-			return `<span title="${full}">${moment(value).format(`${user_format} HH:mm`)}</span>`;
+			// As Frappe's own Datetime formatter: in the user's time zone, in the site's format.
+			const shown = moment(frappe.datetime.convert_to_user_tz(value));
+			const date_format = frappe.boot.sysdefaults.date_format.toUpperCase();
+			const time_format = frappe.boot.sysdefaults.time_format || "HH:mm:ss";
+			return `<span title="${shown.format(`${date_format} ${time_format}`)}">${shown.format(
+				`${date_format} HH:mm`
+			)}</span>`;
 		},
 	},
 	get_indicator(doc) {
