@@ -53,12 +53,14 @@ class TestDesk(DeskTestCase):
 		cls.endpoint_before = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
 		frappe.db.set_single_value(SETTINGS, "restful_endpoint", cls.server.url)
 		cls.employees = [
-			make_employee(user_id, first_name=first, last_name="(browser test)")
+			make_employee(user_id, first_name=first)
 			for user_id, first in zip(cls.user_ids[:MAPPED], FIRST_NAMES, strict=True)
 		]
 		# Joins tomorrow (in the site's time zone): each of their punches falls before it.
-		cls.late_joiner = make_employee(cls.user_ids[MAPPED], date_of_joining=add_days(nowdate(), 1))
-		cls.unmapped_employee = make_employee(None)  # for the Map to Employee dialog
+		cls.late_joiner = make_employee(
+			cls.user_ids[MAPPED], first_name="Priya", date_of_joining=add_days(nowdate(), 1)
+		)
+		cls.unmapped_employee = make_employee(None, first_name="Tom")  # for the Map to Employee dialog
 		cls.all_employees = [*cls.employees, cls.late_joiner, cls.unmapped_employee]
 		frappe.db.commit()  # nosemgrep: the web server and the worker read it
 
