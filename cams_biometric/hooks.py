@@ -38,13 +38,6 @@ doc_events = {
 	},
 }
 
-# Served as they are (no build needed): the Employee form's "CAMS Devices" group, and
-# attendance photos on the checkin form (HRMS' doctypes: no field is added to them).
-doctype_js = {
-	"Employee": "public/js/employee.js",
-	"Employee Checkin": "public/js/employee_checkin.js",
-}
-
 # Frappe answers a callback body labelled JSON that is not with its own 500 and traceback.
 after_request = ["cams_biometric.api.after_request"]
 
@@ -79,5 +72,22 @@ default_log_clearing_doctypes = {
 # The workspace's setup block (a Custom HTML Block has no module folder to ship it in).
 fixtures = [{"dt": "Custom HTML Block", "filters": [["name", "=", "CAMS Biometric Setup"]]}]
 
-# The Load Punchlog dialog and the Reprocess action, shared by several forms and lists.
-app_include_js = "cams_biometric.bundle.js"
+# The Load Punchlog dialog and the Reprocess action, shared by several forms and lists. Added
+# to those doctypes' own scripts rather than built into a bundle: Frappe serves these from the
+# app's folder, so the buttons work on a bench where `bench build` did not run for this app.
+SHARED_ACTIONS_JS = "public/js/actions.js"
+doctype_js = {
+	"CAMS Biometric Device": SHARED_ACTIONS_JS,
+	"CAMS Biometric Settings": SHARED_ACTIONS_JS,
+	"CAMS Raw Punch Log": SHARED_ACTIONS_JS,
+	# The Employee form's "CAMS Devices" group, and attendance photos on the checkin form
+	# (HRMS' doctypes: no field is added to them).
+	"Employee": "public/js/employee.js",
+	"Employee Checkin": "public/js/employee_checkin.js",
+}
+doctype_list_js = {"CAMS Raw Punch Log": SHARED_ACTIONS_JS}
+
+# Employee Checkin's Connections: the raw punch it was made from (no field added to HRMS').
+override_doctype_dashboards = {
+	"Employee Checkin": "cams_biometric.connections.employee_checkin_connections",
+}

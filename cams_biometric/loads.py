@@ -324,6 +324,7 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 		"unmapped": doc.unmapped + counts["unmapped"],
 		"errors": doc.errors + counts["errors"],
 		"retries": 0,
+		"progress": progress_after(doc, page.rows, end),
 	}
 	if not step.stop_reason:  # a stopped load keeps its last page's position, for Resume
 		progress.update(next_offset=step.offset, next_start_time=cursor)
@@ -337,6 +338,21 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 	frappe.db.commit()  # nosemgrep
 	publish_progress(doc)
 	return True
+
+
+def progress_after(doc, rows: list, end) -> float:
+	"""The load's progress once this page is stored, in percent of its whole range (also when
+	it pages by time from a later start).
+
+	Never moves back (a page of unreadable rows, a gateway that changes order), and stays
+	below 100 until the load is complete: only stop() says the range was read to its end.
+	"""
+	zone = get_system_timezone()
+	range_start = from_local_naive(get_datetime(doc.from_time), zone)
+	covered = cams.range_covered(rows, range_start, end)
+	if covered is None:
+		return doc.progress or 0
+	return max(doc.progress or 0, min(round(covered * 100, 1), 99.0))
 
 
 def paging_error(stop_reason: str, start) -> str:
@@ -406,7 +422,10 @@ def store_page(doc, page, checkin_names: list[str] = ()) -> dict:
 
 
 def stop(doc, status: str, stop_reason: str | None = None, error: str | None = None):
-	doc.db_set({"status": status, "stop_reason": stop_reason, "error": error, "finished_at": now_datetime()})
+	values = {"status": status, "stop_reason": stop_reason, "error": error, "finished_at": now_datetime()}
+	if status == COMPLETED:
+		values["progress"] = 100  # the range was read to its end, however few punches it held
+	doc.db_set(values)
 	frappe.db.commit()  # nosemgrep
 	publish_progress(doc, done=True)
 
@@ -433,6 +452,7 @@ def publish_progress(doc, message: str | None = None, done: bool = False):
 			"pages_fetched": doc.pages_fetched,
 			"rows_received": doc.rows_received,
 			"new_punches": doc.new_punches,
+			"progress": doc.progress,
 			"message": message,
 			"done": done,
 		},

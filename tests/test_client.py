@@ -466,3 +466,25 @@ def test_a_retry_can_reuse_the_operation_id():
 		client.call(device_information_command())
 	ids = [call["operation_id"] for call in gateway.calls]
 	assert ids[:2] == ["retry0000001", "retry0000001"] and ids[2] != "retry0000001"
+
+
+def rows_at(*moments: datetime) -> list[dict]:
+	return [{"UserID": "1", "Type": "CheckIn", "LogTime": format_logtime(moment)} for moment in moments]
+
+
+def test_range_covered_follows_the_last_row_whichever_way_the_gateway_sorts():
+	start, end = NOW - timedelta(days=10), NOW
+	day = timedelta(days=1)
+	# Oldest first: read up to the last row, 4 of 10 days.
+	assert cams.range_covered(rows_at(start + day, start + 4 * day), start, end) == pytest.approx(0.4)
+	# Newest first: read back from the end to the last row, 3 of 10 days.
+	assert cams.range_covered(rows_at(end - day, end - 3 * day), start, end) == pytest.approx(0.3)
+	# Rows outside the range (a clock that drifted) stay within 0..1.
+	assert cams.range_covered(rows_at(end + day), start, end) == 1.0
+	assert cams.range_covered(rows_at(start - day), start, end) == 0.0
+
+
+def test_range_covered_is_unknown_without_a_readable_time():
+	assert cams.range_covered([], START, END) is None
+	assert cams.range_covered([{"UserID": "1", "LogTime": "yesterday"}], START, END) is None
+	assert cams.range_covered(rows_at(NOW), END, START) is None

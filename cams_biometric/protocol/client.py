@@ -605,6 +605,22 @@ def next_page(page: LoadLogPage) -> NextPage:
 	return NextPage(start=start, offset=0)
 
 
+def range_covered(rows: list, start: datetime, end: datetime) -> float | None:
+	"""How far through [start, end] a page's rows reach, from 0 to 1; None when no row has a
+	readable LogTime.
+
+	A gateway that sends rows oldest first has read the range up to the page's last row; one
+	that sends them newest first has read it back from the end to the last row. A page's first
+	and last rows tell which.
+	"""
+	instants = [instant for instant in map(_log_instant, rows) if instant is not None]
+	if not instants or end <= start:
+		return None
+	first, last = instants[0], instants[-1]
+	covered = (end - last) if last < first else (last - start)
+	return min(max(covered / (end - start), 0.0), 1.0)
+
+
 def next_page_stop_reason(page: LoadLogPage) -> str | None:
 	"""Why there is no next page after ``page``, or None when there is one to ask for."""
 	return next_page(page).stop_reason

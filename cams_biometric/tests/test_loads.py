@@ -118,6 +118,30 @@ class TestLoadPunchlog(CamsTestCase):
 		self.assertEqual((again.rows_received, again.new_punches, again.duplicates), (144, 0, 144))
 		self.assertEqual(self.checkins(), 144)
 
+	def test_progress_follows_the_range_page_by_page(self):
+		name = self.start()
+		after_each_page = []
+		while loads.load_page(name, sleep=no_sleep):
+			after_each_page.append(frappe.db.get_value("CAMS Load Request", name, "progress"))
+		load = frappe.get_doc("CAMS Load Request", name)
+		self.assertEqual(load.status, "Completed", load.error)
+		self.assertEqual(load.progress, 100)
+		self.assertEqual(len(after_each_page), 2, "pages 1 and 2 of 3 are followed by another")
+		self.assertTrue(0 < after_each_page[0] < after_each_page[1] < 100, after_each_page)
+		# Page 1 reaches its 50th punch (the gateway sends them oldest first).
+		zone = get_system_timezone()
+		start = from_local_naive(get_datetime(load.from_time), zone)
+		end = from_local_naive(get_datetime(load.to_time), zone)
+		reached = parse_logtime(self.punches[49]["LogTime"])
+		self.assertAlmostEqual(after_each_page[0], 100 * (reached - start) / (end - start), delta=0.1)
+
+	def test_a_load_that_stops_early_keeps_the_progress_it_made(self):
+		self.gateway.fail_at_offset(50, *[{"http": 503}] * (loads.MAX_RETRIES + 1))
+		load = self.run_to_end(self.start())
+		self.assertEqual(load.status, "Partially Completed", load.error)
+		self.assertEqual(load.pages_fetched, 1)
+		self.assertTrue(0 < load.progress < 100, load.progress)
+
 	def test_checkins_take_names_reserved_before_the_page_transaction(self):
 		reserved = []
 

@@ -3,7 +3,15 @@
 
 frappe.ui.form.on("CAMS Biometric Device", {
 	refresh(frm) {
+		// Device secrets, not user passwords: a strength meter there only misleads.
+		["auth_token", "security_key"].forEach((field) => frm.get_field(field).disable_password_checks());
 		if (frm.is_new()) return;
+		// Frappe hides the field a document is named by once saved; the Service Tag ID is what
+		// goes into the callback URL, so keep it in sight (the name cannot change any more).
+		frm.toggle_display("service_tag_id", true);
+		frm.set_df_property("service_tag_id", "read_only", 1);
+		// A save refreshes the form twice in a row; start from no message so each shows once.
+		frm.dashboard.clear_headline();
 		frm.add_custom_button(__("Raw Punches"), () =>
 			frappe.set_route("List", "CAMS Raw Punch Log", { device: frm.doc.name })
 		);

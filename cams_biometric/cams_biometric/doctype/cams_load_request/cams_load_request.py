@@ -25,18 +25,19 @@ class CAMSLoadRequest(Document):
 		finished_at: DF.Datetime | None
 		from_time: DF.Datetime
 		gateway_retries: DF.Int
+		loadlog_unavailable: DF.Check
 		new_punches: DF.Int
 		next_offset: DF.Int
 		next_start_time: DF.Datetime | None
 		pages_fetched: DF.Int
+		progress: DF.Percent
 		recoveries: DF.Int
+		resend_command: DF.Link | None
+		resend_requested_at: DF.Datetime | None
 		resumes: DF.Int
 		retries: DF.Int
 		rows_received: DF.Int
 		started_at: DF.Datetime | None
-		loadlog_unavailable: DF.Check
-		resend_command: DF.Link | None
-		resend_requested_at: DF.Datetime | None
 		status: DF.Literal[
 			"Queued", "Running", "Completed", "Partially Completed", "Failed", "Resend Requested"
 		]

@@ -1,4 +1,9 @@
-// Shared by the CAMS Biometric forms and lists (app_include_js).
+// The Load Punchlog dialog and the Reprocess action, shared by several forms and lists.
+//
+// Not a bundle: hooks.doctype_js / doctype_list_js add this file to the scripts of the
+// doctypes that use it, and Frappe reads those from the app's folder when it sends a doctype
+// to the browser. So the buttons work without `bench build`, and a site whose assets were
+// built before an update never runs an old copy.
 frappe.provide("cams_biometric");
 
 // device: one device's name, or empty for every enabled device.
@@ -42,6 +47,21 @@ cams_biometric.load_punchlog_dialog = function (device) {
 	dialog.show();
 };
 
+// The alert's colour is that of the worst outcome: a punch still in Error is no success.
+cams_biometric.REPROCESS_COLORS = [
+	["Error", "red"],
+	["Unmapped", "orange"],
+	["Pending", "blue"],
+	["Ignored", "gray"],
+	["Duplicate", "gray"],
+	["Processed", "green"],
+];
+
+cams_biometric.reprocess_indicator = function (statuses) {
+	const worst = cams_biometric.REPROCESS_COLORS.find(([status]) => statuses.includes(status));
+	return worst ? worst[1] : "gray";
+};
+
 cams_biometric.reprocess = function (names, after) {
 	frappe.call({
 		method: "cams_biometric.api.reprocess",
@@ -57,11 +77,16 @@ cams_biometric.reprocess = function (names, after) {
 				});
 			} else {
 				const statuses = Object.values(result.outcomes || {});
+				const counts = {};
+				statuses.forEach((status) => (counts[status] = (counts[status] || 0) + 1));
+				const summary = Object.entries(counts)
+					.map(([status, count]) => (count > 1 ? `${__(status)} × ${count}` : __(status)))
+					.join(", ");
 				frappe.show_alert({
 					message: statuses.length
-						? __("Reprocessed: {0}", [statuses.join(", ")])
+						? __("Reprocessed: {0}", [summary])
 						: __("Nothing to reprocess"),
-					indicator: "green",
+					indicator: cams_biometric.reprocess_indicator(statuses),
 				});
 			}
 			after && after();
