@@ -269,9 +269,19 @@ class DeskTestCase(unittest.TestCase):
 	def assert_workspace_numbers(self, workspace: str):
 		"""Open a workspace and check each of its number cards shows a number."""
 		self.open(f"/app/{frappe.scrub(workspace).replace('_', '-')}")
+		# Every card's number, once each has loaded (they load one by one).
 		cards = self.wait_for(
-			lambda d: [c.text.strip() for c in self.visible(".number-widget-box .number") if c.text.strip()],
-			message=f"the workspace {workspace} shows no number cards",
+			lambda d: (
+				(
+					texts := d.execute_script(
+						"return Array.from(document.querySelectorAll('.number-widget-box'))"
+						".map(box => ((box.querySelector('.number') || {}).innerText || '').trim())"
+					)
+				)
+				and all(texts)
+				and texts
+			),
+			message=f"the workspace {workspace} shows no number cards, or not all of them",
 		)
 		for text in cards:
 			self.assertRegex(text, r"\d", f"a number card of {workspace} shows {text!r}")

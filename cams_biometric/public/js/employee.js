@@ -55,6 +55,7 @@ function cams_employee_devices(frm, info) {
 					fieldtype: "MultiCheck",
 					label: __("Devices"),
 					options: device_options.map((o) => ({ ...o, checked: 1 })),
+					select_all: 1,
 					reqd: 1,
 				},
 				...extra_fields,
