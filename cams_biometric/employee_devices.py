@@ -225,7 +225,10 @@ def on_employee_update(doc, method=None):
 	)
 	was_leaving = before.status in LEAVING_STATUSES
 	if doc.status in LEAVING_STATUSES and not was_leaving:
-		_on_leaving(doc, employee, leaving_action)
+		if _in_future(doc.relieving_date):
+			_on_relieving_date(doc, employee)  # they may punch until their last day
+		else:
+			_on_leaving(doc, employee, leaving_action)
 	elif doc.status == "Active" and was_leaving:
 		_on_return(doc, employee, leaving_action)
 	elif doc.status == "Active" and doc.has_value_changed("relieving_date"):
@@ -255,6 +258,10 @@ def _on_return(doc, employee, action: str):
 		for device in devices_holding(employee) or devices_in_scope(employee):
 			commands.queue_command(device, "Enable User", employee=doc.name)
 	_tell(doc, _("{0} is being added back on the CAMS devices.").format(doc.employee_name or doc.name))
+
+
+def _in_future(day) -> bool:
+	return bool(day) and getdate(day) > getdate(now_datetime())
 
 
 def _on_relieving_date(doc, employee):

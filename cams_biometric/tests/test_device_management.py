@@ -287,6 +287,17 @@ class TestDeviceManagement(CamsTestCase):
 		self.assertEqual(json.loads(second.parameters)["end"], f"{relieving} 23:59:59")
 		self.assertIsNotNone(self.gateways[second.device].users[self.user_id][c.ACCESS_TIME])
 
+	def test_leaving_with_a_relieving_date_ahead_sets_the_window_instead_of_disabling(self):
+		self.run_commands(employee_devices.enrol(self.employee, self.devices))
+		relieving = add_days(getdate(now_datetime()), 5)
+		self.set_status("Left", relieving_date=relieving)
+		self.assertFalse(self.commands_of("Disable User"))
+		windows = self.run_commands(self.commands_of("Update Access Time"))
+		self.assertEqual(sorted(w.device for w in windows), sorted(self.devices))
+		for device in self.devices:
+			self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_ENABLE)
+			self.assertEqual(str(self.directory(device).access_end), f"{relieving} 23:59:59")
+
 	def test_the_do_nothing_setting_and_a_missing_endpoint_send_nothing(self):
 		frappe.db.set_single_value(SETTINGS, "on_employee_leaving", employee_devices.NOTHING)
 		self.set_status("Left", relieving_date=getdate(now_datetime()))
