@@ -330,7 +330,8 @@ def test_resend_all_users_posts_user_updated_callbacks_that_merge_back(device, r
 	client.enroll_fingerprint("2", "Bob", "Two")
 	client.enroll_fingerprint("2")
 	assert gateway.wait_for_callbacks()
-	# Each addition posts the new user; each enrollment its new template only.
+	# Each addition posts the new user; each enrollment its new template only; in order, as a
+	# device sends them.
 	posted = [(event["UserID"], [t["Type"] for t in event["Template"]]) for _, event in events(received)]
 	assert posted == [
 		("1", ["Card", "Fingerprint"]),

@@ -166,7 +166,13 @@ class Gateway(Device):
 			for key, event in callbacks
 		]
 
+		after: list[threading.Thread] = []  # the sender before this one, set below
+
 		def send():
+			# One after another, as a device sends them: an operation's callbacks wait for
+			# those of the operation before it.
+			for previous in after:
+				previous.join()
 			outcomes = post_callbacks(
 				self.callback_url,
 				bodies,
@@ -179,6 +185,7 @@ class Gateway(Device):
 
 		sender = threading.Thread(target=send, daemon=True)
 		with self.lock:
+			after.extend(self._senders[-1:])
 			self._senders.append(sender)
 		sender.start()
 
