@@ -63,7 +63,10 @@ class TestCheckinConnections(CamsTestCase):
 		items = [item for group in dashboard.transactions for item in group["items"]]
 		self.assertIn(RAW_PUNCH, items)
 		self.assertEqual(dashboard.non_standard_fieldnames[RAW_PUNCH], "employee_checkin")
-		# What the form's Connections ask for: the raw punch, counted once.
+		# What the form's Connections ask for: the raw punch, counted once. get_open_count sets
+		# the session's statement timeout to 1 s and leaves it so: later tests in this process
+		# (test_indexes' 100,000-row insert) would be cut short.
+		self.addCleanup(frappe.db.set_execution_timeout, 0)
 		counts = get_open_count(CHECKIN, checkin)["count"]["external_links_found"]
 		found = {link["doctype"]: link["count"] for link in counts}
 		self.assertEqual(found.get(RAW_PUNCH), 1)
