@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 
 import frappe
 from frappe import _
+from frappe.desk.doctype.notification_settings.notification_settings import is_notifications_enabled
 from frappe.query_builder.functions import Count
 from frappe.utils import cint, format_datetime, get_time, now_datetime
 
@@ -21,9 +22,10 @@ HR_MANAGER = "HR Manager"
 
 
 def hr_managers() -> list[str]:
-	"""Enabled desk users with the HR Manager role (Administrator included if given it)."""
+	"""Enabled desk users with the HR Manager role (Administrator included if given it) who
+	have not switched notifications off."""
 	user, has_role = frappe.qb.DocType("User"), frappe.qb.DocType("Has Role")
-	return (
+	users = (
 		frappe.qb.from_(user)
 		.join(has_role)
 		.on((has_role.parent == user.name) & (has_role.parenttype == "User"))
@@ -38,10 +40,20 @@ def hr_managers() -> list[str]:
 		.orderby(user.name)
 		.run(pluck=True)
 	)
+	return [name for name in users if is_notifications_enabled(name)]
 
 
-def notify(subject: str, message: str = "", document_type: str | None = None, document_name=None, link=None):
-	for user in hr_managers():
+def notify(
+	subject: str,
+	message: str = "",
+	document_type: str | None = None,
+	document_name=None,
+	link=None,
+	users: list[str] | None = None,
+) -> list[str]:
+	"""A bell notification to each of ``users`` (default: the HR Managers); returns them."""
+	users = hr_managers() if users is None else users
+	for user in users:
 		frappe.get_doc(
 			{
 				"doctype": "Notification Log",
@@ -54,6 +66,7 @@ def notify(subject: str, message: str = "", document_type: str | None = None, do
 				"link": link,
 			}
 		).insert(ignore_permissions=True)
+	return users
 
 
 # ------------------------------------------------------------------------- silent devices

@@ -15,16 +15,15 @@ from urllib.parse import urlencode
 
 import frappe
 from frappe import _
-from frappe.desk.doctype.notification_settings.notification_settings import is_notifications_enabled
 from frappe.utils import escape_html, format_datetime, get_system_timezone
-from frappe.utils.user import get_users_with_role
 
+from cams_biometric import alerts
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import LogTimeError, parse_logtime, to_local_naive
 from cams_biometric.protocol.payload import CallbackEvent
 
-NOTIFIED_ROLE = "HR Manager"
+NOTIFIED_ROLE = alerts.HR_MANAGER
 # The raw punches linked are those the device stamped within this long of the change, by
 # its clock before (OperationTime) and after (ModifiedTo) it.
 WINDOW = timedelta(hours=24)
@@ -62,7 +61,7 @@ def _notify(device: str, event_name: str, data: dict) -> str:
 	if earlier := _notified_before(device, event_name, modified_to):
 		return _("Already notified with device event {0}").format(earlier)
 
-	users = [user for user in get_users_with_role(NOTIFIED_ROLE) if is_notifications_enabled(user)]
+	users = alerts.hr_managers()
 	if not users:
 		return _("Nobody to notify: no enabled user has the {0} role").format(NOTIFIED_ROLE)
 	start, end = _window(modified_to, operation_time)
@@ -70,19 +69,7 @@ def _notify(device: str, event_name: str, data: dict) -> str:
 	link = f"/app/{RAW_PUNCH.lower().replace(' ', '-')}?" + urlencode(
 		{"device": device, "punch_time": json.dumps(["Between", [str(start), str(end)]])}
 	)
-	for user in users:
-		frappe.get_doc(
-			{
-				"doctype": NOTIFICATION,
-				"for_user": user,
-				"type": "Alert",
-				"subject": subject,
-				"email_content": details,
-				"document_type": DEVICE_EVENT,
-				"document_name": event_name,
-				"link": link,
-			}
-		).insert(ignore_permissions=True)
+	alerts.notify(subject, details, DEVICE_EVENT, event_name, link, users=users)
 	return _("Notified {0}: {1}").format(NOTIFIED_ROLE, ", ".join(users))
 
 

@@ -109,7 +109,7 @@ class TestClockChanges(CamsTestCase):
 		self.assertEqual(len([s for s in subjects if "moved back 10 min" in s]), 1)
 
 	def test_a_failure_to_notify_never_fails_the_callback(self):
-		with patch.object(clock_changes, "get_users_with_role", side_effect=RuntimeError("Redis is down")):
+		with patch.object(clock_changes.alerts, "hr_managers", side_effect=RuntimeError("Redis is down")):
 			self.send_change()
 		[event] = self.events()
 		self.assertEqual(event.result, "HR Managers could not be notified; see the Error Log")
