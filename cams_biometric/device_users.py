@@ -17,7 +17,7 @@ from frappe.utils import add_to_date, cint, now_datetime
 from frappe.utils.password import decrypt, encrypt
 
 from cams_biometric.constants import DEVICE, DEVICE_USER, SETTINGS
-from cams_biometric.ingest import insert_row
+from cams_biometric.ingest import insert_once
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol import templates as merge
 from cams_biometric.protocol.payload import PunchError, read_user_id
@@ -146,13 +146,8 @@ def _row_of(device: str, user_id: str) -> tuple[str, str | None]:
 			"status": ACTIVE,
 		}
 	)
-	savepoint = "cams_device_user"
-	frappe.db.savepoint(savepoint)
-	try:
-		insert_row(doc)
+	if insert_once(doc):
 		return doc.name, None
-	except (frappe.UniqueValidationError, frappe.DuplicateEntryError):
-		frappe.db.rollback(save_point=savepoint)
 	# A locking read: the row may have been committed after this transaction's snapshot.
 	table = frappe.qb.DocType(DEVICE_USER)
 	query = frappe.qb.from_(table).select(table.name, table.state)

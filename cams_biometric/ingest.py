@@ -91,15 +91,9 @@ def store_punch(
 			**(extra or {}),
 		}
 	)
-	savepoint = "cams_store_punch"
-	frappe.db.savepoint(savepoint)
-	try:
-		insert_row(doc)
-	except (frappe.UniqueValidationError, frappe.DuplicateEntryError):
+	if not insert_once(doc):
 		# Stored before (a resend, or the same punch by LoadLog), or a concurrent insert of
 		# the same punch won the race: that row stands.
-		frappe.db.rollback(save_point=savepoint)
-		frappe.clear_messages()
 		name, status = _committed_punch(values["punch_key"])
 		return StoredPunch(name, status, created=False)
 	_join_waiting_photo(doc.punch_key, doc.name)
@@ -116,6 +110,20 @@ def _join_waiting_photo(key: str, raw_punch: str):
 		.where((photo.photo_key == key) & photo.raw_punch.isnull())
 		.run()
 	)
+
+
+def insert_once(doc) -> bool:
+	"""insert_row, unless a row with the same unique key exists: then nothing of this insert
+	stays (the transaction goes on) and False is returned."""
+	savepoint = "cams_insert_once"
+	frappe.db.savepoint(savepoint)
+	try:
+		insert_row(doc)
+	except (frappe.UniqueValidationError, frappe.DuplicateEntryError):
+		frappe.db.rollback(save_point=savepoint)
+		frappe.clear_messages()
+		return False
+	return True
 
 
 def insert_row(doc):

@@ -31,7 +31,7 @@ from frappe.utils.password import get_encryption_key
 from werkzeug.wrappers import Response
 
 from cams_biometric.constants import ATTENDANCE_PHOTO, CHECKIN, RAW_PUNCH, SETTINGS
-from cams_biometric.ingest import insert_row
+from cams_biometric.ingest import insert_once
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import to_local_naive
 from cams_biometric.protocol.payload import (
@@ -94,13 +94,7 @@ def apply_event(device: str, event: CallbackEvent) -> str | None:
 			"received_at": now_datetime(),
 		}
 	)
-	savepoint = "cams_attendance_photo"
-	frappe.db.savepoint(savepoint)
-	try:
-		insert_row(doc)
-	except (frappe.UniqueValidationError, frappe.DuplicateEntryError):
-		frappe.db.rollback(save_point=savepoint)
-		frappe.clear_messages()
+	if not insert_once(doc):
 		return _("Already kept as {0}").format(_kept_photo(key))
 	if punch:
 		return _("Kept as {0}, with raw punch {1}").format(doc.name, punch["name"])
