@@ -379,7 +379,10 @@ class TestDesk(DeskTestCase):
 		self.wait_for(lambda d: self.visible(".modal.show input[type='checkbox']"))
 		# Every device of the employee's company is ticked; this site may have others than ours.
 		self.js("cur_dialog.fields_dict.devices.select_all(true)")  # as Deselect All does
-		self.visible(f".modal.show input[data-unit='{self.stgid}']")[0].click()
+		ours = self.visible(f".modal.show input[data-unit='{self.stgid}']")[0]
+		# The list may be longer than the dialog: bring the box into view, as a user scrolls.
+		self.js("arguments[0].scrollIntoView({block: 'center'})", ours)
+		ours.click()
 		self.screenshot("employee-enrol")
 		self.wait_for(lambda d: self.visible(".modal.show .btn-primary"))[0].click()
 		self.wait_for_worker(
