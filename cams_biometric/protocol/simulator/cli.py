@@ -1,8 +1,10 @@
 """The ``cams-simulator`` command line: serve, send, generate."""
 
 import argparse
+import itertools
 import json
 import sys
+import threading
 
 from cams_biometric.protocol import aes
 from cams_biometric.protocol.simulator.callbacks import PHOTO_ORDERS, send_callbacks
@@ -60,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
 	)
 	serve.add_argument(
 		"--callback-url", help="where Resend and Enroll post their callbacks (a site's callback URL)"
+	)
+	serve.add_argument(
+		"--live",
+		type=float,
+		metavar="SECONDS",
+		help="a user punches every SECONDS seconds (users in turn, IN then OUT), sent to --callback-url",
 	)
 	serve.add_argument("--max-users", type=int, default=10000, help="users before StatusCode 11")
 	serve.add_argument("--max-templates", type=int, default=50000, help="templates before StatusCode 11")
@@ -152,13 +160,30 @@ def main(argv: list[str] | None = None) -> int:
 	)
 	if gateway.callback_url:
 		print(f"Resend and Enroll post their callbacks to {gateway.callback_url}")
+	stop = threading.Event()
+	if args.live:
+		if not gateway.callback_url:
+			parser.error("--live needs --callback-url: the punches go there")
+		user_ids = [str(1000 + i) for i in range(args.users)]
+		threading.Thread(target=_punch_live, args=(gateway, user_ids, args.live, stop), daemon=True).start()
+		print(f"A punch every {args.live:g} s from users {user_ids[0]}-{user_ids[-1]}", flush=True)
 	try:
 		server.httpd.serve_forever()
 	except KeyboardInterrupt:
 		pass
 	finally:
+		stop.set()
 		server.httpd.server_close()
 	return 0
+
+
+def _punch_live(gateway, user_ids: list[str], every: float, stop: threading.Event):
+	"""Users punch in turn, each IN then OUT, one every ``every`` seconds, until ``stop``."""
+	turns = itertools.cycle([(user_id, kind) for kind in ("CheckIn", "CheckOut") for user_id in user_ids])
+	while not stop.wait(every):
+		user_id, kind = next(turns)
+		row = gateway.punch(user_id, kind)
+		print(f"{row['LogTime']}  {kind:<8} user {user_id}", flush=True)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,17 @@ class Device:
 				bisect.bisect_left(self.instants, start) : bisect.bisect_right(self.instants, end)
 			]
 
+	def punch_now(self, user_id: str, punch_type: str, input_type: str = "Fingerprint") -> dict:
+		"""A punch at the device's clock now, added to its log; returns the LoadLog row."""
+		moment = datetime.now(timezone(self.utc_offset)).replace(microsecond=0)
+		with self.lock:
+			if self.instants and moment <= self.instants[-1]:
+				moment = self.instants[-1] + timedelta(seconds=1)  # instants stay distinct
+			row = {"Type": punch_type, "InputType": input_type, "UserID": user_id, "LogTime": format_logtime(moment)}
+			self.punches.append(row)
+			self.instants.append(moment)
+		return row
+
 	def add_photo(self, user_id: str, log_time: str, photo: str):
 		with self.lock:
 			self.photos.append({c.USER_ID: user_id, c.LOG_TIME: log_time, "LogPhoto": photo})

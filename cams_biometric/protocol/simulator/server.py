@@ -189,6 +189,13 @@ class Gateway(Device):
 			self._senders.append(sender)
 		sender.start()
 
+	def punch(self, user_id: str, punch_type: str) -> dict:
+		"""A user punches now: the row joins the log (LoadLog returns it) and goes out as a
+		RealTime callback, as a device online with a callback URL sends it."""
+		row = self.punch_now(user_id, punch_type)
+		self._post_later([(c.PUNCH_LOG, row)])
+		return row
+
 	def wait_for_callbacks(self, timeout: float = 10) -> bool:
 		"""Wait until every callback posted so far has been answered; False on a timeout."""
 		deadline = time.monotonic() + timeout
