@@ -24,16 +24,17 @@ frappe_cli() { # bench's site commands, without the bench wrapper's root check
 	(cd "$bench_dir/sites" && "$bench_dir/env/bin/python" -m frappe.utils.bench_helper frappe "$@")
 }
 
-sync_app() { # install this checkout's code into the bench, then install or migrate the app
-	# The bench runs the code of this checkout.
+sync_app() { # the bench runs this checkout: link it in, then install or migrate the app
 	local app="$bench_dir/apps/cams_biometric"
-	if [ ! -d "$app" ]; then
-		mkdir -p "$app"
+	if [ -e "$app" ] && [ ! -L "$app" ]; then
+		rm -rf "$app" # a copy left by an older .ci/run
 	fi
-	find "$app" -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} +
-	(cd "$repo" && tar --exclude=.git --exclude=.venv -cf - .) | (cd "$app" && tar -xf -)
-	"$bench_dir/env/bin/pip" install -q --disable-pip-version-check -e "$app" >"$logs/pip2.log" 2>&1 ||
-		{ cat "$logs/pip2.log"; return 1; }
+	ln -sfn "$repo" "$app"
+	# Editable install of the link, once: it then follows wherever the link points.
+	if ! (cd / && "$bench_dir/env/bin/python" -c 'import cams_biometric, sys; sys.exit(not cams_biometric.__file__.startswith(sys.argv[1]))' "$app/"); then
+		"$bench_dir/env/bin/pip" install -q --disable-pip-version-check -e "$app" >"$logs/pip2.log" 2>&1 ||
+			{ cat "$logs/pip2.log"; return 1; }
+	fi
 	local apps_txt="$bench_dir/sites/apps.txt"
 	if ! grep -qx cams_biometric "$apps_txt"; then
 		# bench writes apps.txt without a final newline; appending must not glue two names.

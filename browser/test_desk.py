@@ -187,7 +187,12 @@ class TestDesk(DeskTestCase):
 					self.screenshot("load-request-running")
 			return status == "Completed"
 
-		self.wait_for_worker(form_completed, timeout=120, message=f"the form did not reach Completed: {seen}")
+		self.wait_for_worker(
+			form_completed,
+			timeout=120,
+			moving=lambda: len(seen),
+			message=f"the form did not reach Completed: {seen}",
+		)
 		status = seen[-1][0]
 		self.assertEqual(status, "Completed", f"the form saw {seen}")
 		self.assertTrue(
@@ -376,7 +381,11 @@ class TestDesk(DeskTestCase):
 		self.wait_for(
 			lambda d: [a for a in self.visible(".dropdown-menu.show .dropdown-item") if "Enrol" in a.text]
 		)[0].click()
-		self.wait_for(lambda d: self.visible(".modal.show input[type='checkbox']"))
+		self.wait_for(
+			lambda d: self.js("return !!(window.cur_dialog && cur_dialog.fields_dict.devices)")
+			and self.visible(".modal.show input[type='checkbox']"),
+			message="the Enrol on Devices dialog did not open",
+		)
 		# Every device of the employee's company is ticked; this site may have others than ours.
 		self.js("cur_dialog.fields_dict.devices.select_all(true)")  # as Deselect All does
 		ours = self.visible(f".modal.show input[data-unit='{self.stgid}']")[0]
