@@ -32,9 +32,6 @@ class TestClockChanges(CamsTestCase):
 		super().setUpClass()
 		cls.hr_manager = make_user("HR Manager", "Employee")
 		cls.hr_user = make_user("HR User", "Employee")
-		for user in (cls.hr_manager, cls.hr_user):
-			frappe.db.set_value("User", user, "enabled", 1)
-		frappe.db.commit()  # nosemgrep
 
 	def setUp(self):
 		self.stgid, self.token = make_device(device_label="Clock <Gate>")

@@ -10,7 +10,8 @@ def make_user(*roles: str) -> str:
 	email = f"cams-test-{'-'.join(sorted(roles)).lower().replace(' ', '')}@example.com"
 	if not frappe.db.exists("User", email):
 		user = frappe.get_doc(
-			{"doctype": "User", "email": email, "first_name": "CAMS Test", "send_welcome_email": 0}
+			# in_import skips the doctype's defaults: "enabled" must be given.
+			{"doctype": "User", "email": email, "first_name": "CAMS Test", "send_welcome_email": 0, "enabled": 1}
 		)
 		# in_import: HRMS' and ERPNext's suites create users in bulk and trip the hourly throttle.
 		user.flags.in_import = frappe.flags.in_import = True
@@ -19,6 +20,10 @@ def make_user(*roles: str) -> str:
 		finally:
 			frappe.flags.in_import = False
 	user = frappe.get_doc("User", email)
+	# Enabled through the document, not a direct write: saving an enabled User switches its
+	# notifications on (a user inserted disabled had them switched off, and HR Managers with
+	# notifications off are not notified).
+	user.enabled = 1
 	user.set("roles", [])
 	user.add_roles(*roles)
 	frappe.db.commit()  # nosemgrep

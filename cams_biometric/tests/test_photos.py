@@ -41,11 +41,7 @@ class TestPhotos(CamsTestCase):
 		super().setUpClass()
 		cls.hr_manager = make_user("HR Manager", "Employee")
 		cls.hr_user = make_user("HR User", "Employee")
-		cls.employee_user = make_user("Employee")
-		# Enabled, as their API keys must authenticate (another suite may leave them disabled).
-		for user in (cls.hr_manager, cls.hr_user, cls.employee_user):
-			frappe.db.set_value("User", user, "enabled", 1)
-		frappe.db.commit()  # nosemgrep
+		cls.employee_user = make_user("Employee")  # enabled: their API keys must authenticate
 
 	def setUp(self):
 		self.user_id = unique("P")

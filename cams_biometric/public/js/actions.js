@@ -8,7 +8,7 @@ frappe.provide("cams_biometric");
 
 // device: one device's name, or empty for every enabled device.
 cams_biometric.load_punchlog_dialog = function (device) {
-	const now = frappe.datetime.now_datetime();
+	const now = frappe.datetime.system_datetime();
 	const dialog = new frappe.ui.Dialog({
 		title: device ? __("Load Punchlog from {0}", [device]) : __("Load Punchlog from all devices"),
 		fields: [

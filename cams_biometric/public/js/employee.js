@@ -156,7 +156,7 @@ function cams_employee_devices(frm, info) {
 						fieldtype: "Datetime",
 						label: __("From"),
 						reqd: 1,
-						default: frappe.datetime.now_datetime(),
+						default: frappe.datetime.system_datetime(),
 					},
 					{
 						fieldname: "end",

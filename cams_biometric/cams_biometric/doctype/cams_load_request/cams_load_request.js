@@ -23,10 +23,10 @@ frappe.ui.form.on("CAMS Load Request", {
 		cams_load_show_headline(frm);
 		cams_load_watch(frm);
 
-		// Both times in the site's time zone (the browser's may be another).
+		// Both times in the site's time zone: now_datetime() is in the user's, which may differ.
 		const stale =
 			frm.doc.status === "Running" &&
-			moment(frappe.datetime.now_datetime()).diff(moment(frm.doc.modified), "minutes") >= 5;
+			moment(frappe.datetime.system_datetime()).diff(moment(frm.doc.modified), "minutes") >= 5;
 		if (["Failed", "Partially Completed"].includes(frm.doc.status) || stale) {
 			frm.add_custom_button(__("Resume"), () =>
 				frappe.call({
