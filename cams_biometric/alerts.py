@@ -189,12 +189,15 @@ def send_backlog_summary():
 	)
 
 
-def unmapped_device_users() -> int:
-	"""Distinct device user ids with Unmapped rows: one Attendance Device ID maps an id on
-	every device (within the device's company and branch)."""
-	return unmapped_device_users_query().run()[0][0] or 0
+def unmapped_device_users(devices: list[str] | None = None) -> int:
+	"""Distinct device user ids with Unmapped rows (of ``devices`` when given): one Attendance
+	Device ID maps an id on every device (within the device's company and branch)."""
+	return unmapped_device_users_query(devices).run()[0][0] or 0
 
 
-def unmapped_device_users_query():
+def unmapped_device_users_query(devices: list[str] | None = None):
 	raw = frappe.qb.DocType(RAW_PUNCH)
-	return frappe.qb.from_(raw).select(Count(raw.device_user_id).distinct()).where(raw.status == UNMAPPED)
+	query = frappe.qb.from_(raw).select(Count(raw.device_user_id).distinct()).where(raw.status == UNMAPPED)
+	if devices is not None:
+		query = query.where(raw.device.isin(devices or [""]))
+	return query

@@ -175,11 +175,12 @@ def store(sender: Authenticated):
 	else:
 		# Templates and photos never sit in the event log; the directory keeps templates
 		# encrypted, and CAMS Attendance Photo the photos.
-		photo_result = photos.apply_event(device.name, event)
-		event_name = store_event(
-			device.name, event, to_json(strip_biometrics(redact(sender.doc))), result=photo_result
+		result = photos.apply_event(device.name, event) or device_users.apply_event(
+			device.name, event.event_type, event.data
 		)
-		device_users.apply_event(device.name, event.event_type, event.data)
+		event_name = store_event(
+			device.name, event, to_json(strip_biometrics(redact(sender.doc))), result=result
+		)
 		clock_changes.apply_event(device.name, event_name, event)
 
 	# Written only when they change. update_modified=False: `modified` keys the worker's
