@@ -14,6 +14,7 @@ from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometri
 	ignored_punches,
 )
 from cams_biometric.constants import CALLBACK_METHOD, DEVICE, PENDING, RAW_PUNCH, SETTINGS, SOURCE_CALLBACK
+from cams_biometric.failures import log_failure
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.payload import PayloadError, read_callback, redact, strip_biometrics
@@ -83,11 +84,9 @@ def handle_callback(request, labelled_json: bool = False) -> Response:
 
 
 def _log_storage_failure():
-	# The traceback without its variables (frappe.log_error's default keeps them): they hold
-	# the body, and with it any templates and photo, which must never sit in an Error Log.
-	frappe.log_error(
-		title="CAMS callback could not be stored", message=frappe.get_traceback(), reference_doctype=DEVICE
-	)
+	# The traceback without its variables, and not through frappe.log_error: they, and the body
+	# it would send to Sentry, hold the token and any templates and photo.
+	log_failure("CAMS callback could not be stored", reference_doctype=DEVICE)
 
 
 def after_request(response: Response | None = None, request=None):

@@ -19,6 +19,7 @@ from frappe.utils import escape_html, format_datetime, get_system_timezone
 
 from cams_biometric import alerts
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH
+from cams_biometric.failures import log_failure
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import LogTimeError, parse_logtime, to_local_naive
 from cams_biometric.protocol.payload import CallbackEvent
@@ -40,11 +41,7 @@ def apply_event(device: str, event_name: str, event: CallbackEvent):
 		result = _notify(device, event_name, event.data if isinstance(event.data, dict) else {})
 	except Exception:
 		frappe.db.rollback(save_point=savepoint)
-		frappe.log_error(
-			title="CAMS clock change: HR Managers could not be notified",
-			reference_doctype=DEVICE_EVENT,
-			reference_name=event_name,
-		)
+		log_failure("CAMS clock change: HR Managers could not be notified", DEVICE_EVENT, event_name)
 		result = _("HR Managers could not be notified; see the Error Log")
 	frappe.db.set_value(DEVICE_EVENT, event_name, "result", result, update_modified=False)
 

@@ -19,6 +19,7 @@ from frappe.utils import cint, get_datetime, get_system_timezone, now_datetime
 
 from cams_biometric import device_information, device_users, processing
 from cams_biometric.constants import DEVICE
+from cams_biometric.failures import log_failure
 from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
@@ -239,14 +240,7 @@ def run_command_job(name: str):
 
 
 def _log_failure(name: str, title: str):
-	"""An Error Log of the exception being handled: its traceback without variables (so no
-	request, template or token), any template data in it withheld."""
-	frappe.log_error(
-		title=title,
-		message=device_users.redact_templates(frappe.get_traceback(with_context=False)),
-		reference_doctype=COMMAND,
-		reference_name=name,
-	)
+	log_failure(title, COMMAND, name)
 	frappe.db.commit()  # nosemgrep: a background job; the log must outlive it
 
 
