@@ -12,7 +12,7 @@ from cams_biometric import device_users, loads, processing
 from cams_biometric.cams_biometric.report.unmapped_device_users.unmapped_device_users import (
 	map_device_user,
 )
-from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_USER, RAW_PUNCH
+from cams_biometric.constants import CHECKIN, DEVICE, RAW_PUNCH
 from cams_biometric.protocol.client import LoadLogPage
 from cams_biometric.tests.utils import (
 	CamsTestCase,
