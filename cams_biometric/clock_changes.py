@@ -58,7 +58,7 @@ def _notify(device: str, event_name: str, data: dict) -> str:
 	if earlier := _notified_before(device, event_name, modified_to):
 		return _("Already notified with device event {0}").format(earlier)
 
-	users = alerts.hr_managers()
+	users = alerts.hr_managers(device)
 	if not users:
 		return _("Nobody to notify: no enabled user has the {0} role").format(NOTIFIED_ROLE)
 	start, end = _window(modified_to, operation_time)

@@ -588,3 +588,28 @@ class TestOwnership(CamsTestCase):
 		)
 		self.assertEqual(response.status_code, 200)
 		self.assertNotIn(self.B1, response.get_data(as_text=True))
+
+	def test_a_devices_notifications_go_only_to_who_may_read_it(self):
+		from cams_biometric.protocol.simulator import date_modified_body
+
+		everyone = hr_manager()
+		events = {}
+		for key in ("A1", "B1"):
+			gateway = self.gateways[key]
+			body = date_modified_body("2024-09-17 09:05:00 GMT +0530", gateway.auth_token)
+			self.assertEqual(post_callback(body, gateway.service_tag_id).get_data(), DONE)
+			events[key] = frappe.get_doc(
+				DEVICE_EVENT, {"device": gateway.service_tag_id, "event_type": "Date Modified"}
+			)
+		notified = {
+			key: set(
+				frappe.get_all(
+					"Notification Log", {"document_name": event.name}, pluck="for_user", order_by="for_user"
+				)
+			)
+			for key, event in events.items()
+		}
+		self.assertLessEqual({self.alpha_hr, everyone}, notified["A1"])
+		self.assertIn(everyone, notified["B1"])
+		self.assertNotIn(self.alpha_hr, notified["B1"])
+		self.assertNotIn(self.alpha_hr, events["B1"].result)
