@@ -21,9 +21,10 @@ from cams_biometric.constants import DEVICE, ERROR, RAW_PUNCH, SETTINGS, UNMAPPE
 HR_MANAGER = "HR Manager"
 
 
-def hr_managers() -> list[str]:
+def hr_managers(device: str | None = None) -> list[str]:
 	"""Enabled desk users with the HR Manager role (Administrator included if given it) who
-	have not switched notifications off."""
+	have not switched notifications off; with ``device``, those who may read it (a User
+	Permission on Company keeps another company's devices out of their notifications)."""
 	user, has_role = frappe.qb.DocType("User"), frappe.qb.DocType("Has Role")
 	users = (
 		frappe.qb.from_(user)
@@ -40,7 +41,12 @@ def hr_managers() -> list[str]:
 		.orderby(user.name)
 		.run(pluck=True)
 	)
-	return [name for name in users if is_notifications_enabled(name)]
+	return [
+		name
+		for name in users
+		if is_notifications_enabled(name)
+		and (device is None or frappe.has_permission(DEVICE, "read", doc=device, user=name))
+	]
 
 
 def notify(
@@ -121,6 +127,7 @@ def check_silent_devices(now: datetime | None = None, devices: list[str] | None 
 					_("CAMS device {0} is back: heard from at {1}").format(label, format_datetime(heard)),
 					document_type=DEVICE,
 					document_name=device.name,
+					users=hr_managers(device.name),
 				)
 		elif working_start and silent_in_working_time(device, now, working_start, threshold):
 			frappe.db.set_value(DEVICE, device.name, "silent_alert_sent", now, update_modified=False)
@@ -134,6 +141,7 @@ def check_silent_devices(now: datetime | None = None, devices: list[str] | None 
 				).format(label, threshold.total_seconds() / 3600),
 				document_type=DEVICE,
 				document_name=device.name,
+				users=hr_managers(device.name),
 			)
 		frappe.db.commit()  # nosemgrep: a scheduled job; each device's alert stands by itself
 
@@ -189,12 +197,15 @@ def send_backlog_summary():
 	)
 
 
-def unmapped_device_users() -> int:
-	"""Distinct device user ids with Unmapped rows: one Attendance Device ID maps an id on
-	every device (within the device's company and branch)."""
-	return unmapped_device_users_query().run()[0][0] or 0
+def unmapped_device_users(devices: list[str] | None = None) -> int:
+	"""Distinct device user ids with Unmapped rows (of ``devices`` when given): one Attendance
+	Device ID maps an id on every device (within the device's company and branch)."""
+	return unmapped_device_users_query(devices).run()[0][0] or 0
 
 
-def unmapped_device_users_query():
+def unmapped_device_users_query(devices: list[str] | None = None):
 	raw = frappe.qb.DocType(RAW_PUNCH)
-	return frappe.qb.from_(raw).select(Count(raw.device_user_id).distinct()).where(raw.status == UNMAPPED)
+	query = frappe.qb.from_(raw).select(Count(raw.device_user_id).distinct()).where(raw.status == UNMAPPED)
+	if devices is not None:
+		query = query.where(raw.device.isin(devices or [""]))
+	return query

@@ -14,6 +14,7 @@ from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometri
 	ignored_punches,
 )
 from cams_biometric.constants import CALLBACK_METHOD, DEVICE, PENDING, RAW_PUNCH, SETTINGS, SOURCE_CALLBACK
+from cams_biometric.failures import log_failure
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.payload import PayloadError, read_callback, redact, strip_biometrics
@@ -83,11 +84,9 @@ def handle_callback(request, labelled_json: bool = False) -> Response:
 
 
 def _log_storage_failure():
-	# The traceback without its variables (frappe.log_error's default keeps them): they hold
-	# the body, and with it any templates and photo, which must never sit in an Error Log.
-	frappe.log_error(
-		title="CAMS callback could not be stored", message=frappe.get_traceback(), reference_doctype=DEVICE
-	)
+	# The traceback without its variables, and not through frappe.log_error: they, and the body
+	# it would send to Sentry, hold the token and any templates and photo.
+	log_failure("CAMS callback could not be stored", reference_doctype=DEVICE)
 
 
 def after_request(response: Response | None = None, request=None):
@@ -175,11 +174,12 @@ def store(sender: Authenticated):
 	else:
 		# Templates and photos never sit in the event log; the directory keeps templates
 		# encrypted, and CAMS Attendance Photo the photos.
-		photo_result = photos.apply_event(device.name, event)
-		event_name = store_event(
-			device.name, event, to_json(strip_biometrics(redact(sender.doc))), result=photo_result
+		result = photos.apply_event(device.name, event) or device_users.apply_event(
+			device.name, event.event_type, event.data
 		)
-		device_users.apply_event(device.name, event.event_type, event.data)
+		event_name = store_event(
+			device.name, event, to_json(strip_biometrics(redact(sender.doc))), result=result
+		)
 		clock_changes.apply_event(device.name, event_name, event)
 
 	# Written only when they change. update_modified=False: `modified` keys the worker's

@@ -19,6 +19,7 @@ from frappe.utils import escape_html, format_datetime, get_system_timezone
 
 from cams_biometric import alerts
 from cams_biometric.constants import DEVICE, DEVICE_EVENT, RAW_PUNCH
+from cams_biometric.failures import log_failure
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import LogTimeError, parse_logtime, to_local_naive
 from cams_biometric.protocol.payload import CallbackEvent
@@ -40,11 +41,7 @@ def apply_event(device: str, event_name: str, event: CallbackEvent):
 		result = _notify(device, event_name, event.data if isinstance(event.data, dict) else {})
 	except Exception:
 		frappe.db.rollback(save_point=savepoint)
-		frappe.log_error(
-			title="CAMS clock change: HR Managers could not be notified",
-			reference_doctype=DEVICE_EVENT,
-			reference_name=event_name,
-		)
+		log_failure("CAMS clock change: HR Managers could not be notified", DEVICE_EVENT, event_name)
 		result = _("HR Managers could not be notified; see the Error Log")
 	frappe.db.set_value(DEVICE_EVENT, event_name, "result", result, update_modified=False)
 
@@ -61,7 +58,7 @@ def _notify(device: str, event_name: str, data: dict) -> str:
 	if earlier := _notified_before(device, event_name, modified_to):
 		return _("Already notified with device event {0}").format(earlier)
 
-	users = alerts.hr_managers()
+	users = alerts.hr_managers(device)
 	if not users:
 		return _("Nobody to notify: no enabled user has the {0} role").format(NOTIFIED_ROLE)
 	start, end = _window(modified_to, operation_time)

@@ -3,6 +3,11 @@ Command record, run in a background job with Load Punchlog's bounded retry.
 
 A retry sends the same OperationID. Outcomes that leave the device as asked count as done:
 adding a user the device already has, deleting one it does not have.
+
+Who may send what is checked the same way on every path (check_may_send). Which templates an
+Add User carries is decided here, from the directory, never taken from whoever asks; they are
+read when the job builds the request and never stored in the command, nor logged should the
+job fail.
 """
 
 import json
@@ -10,10 +15,11 @@ import time
 
 import frappe
 from frappe import _
-from frappe.utils import get_datetime, get_system_timezone, now_datetime
+from frappe.utils import cint, get_datetime, get_system_timezone, now_datetime
 
 from cams_biometric import device_information, device_users, processing
 from cams_biometric.constants import DEVICE
+from cams_biometric.failures import log_failure
 from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
@@ -22,6 +28,8 @@ from cams_biometric.protocol.payload import redact, strip_biometrics
 
 COMMAND = "CAMS Device Command"
 QUEUED, SENT, DONE, FAILED = "Queued", "Sent", "Done", "Failed"
+# Recording what a command the device carried out changed (the directory) is tried this often.
+BOOKKEEPING_TRIES = 3
 
 
 def _user_names(params: dict) -> tuple[str, str]:
@@ -80,12 +88,58 @@ def send_command(
 	employee: str | None = None,
 	parameters: dict | str | None = None,
 ) -> str:
-	"""Record a command for ``device`` and queue it; returns the CAMS Device Command's name."""
+	"""Record a command for ``device`` and queue it; returns the CAMS Device Command's name.
+
+	For Add User, ``parameters`` may ask {"copy_templates": 1}: the server then picks the
+	templates the employee gave on another device of theirs, as Enrol on Devices does.
+	"""
 	frappe.has_permission(COMMAND, "create", throw=True)
 	if operation in DANGEROUS:
 		frappe.throw(_("{0} erases the device's data; use the device form's Danger Zone.").format(operation))
-	params = frappe.parse_json(parameters) if isinstance(parameters, str) else dict(parameters or {})
+	params = frappe.parse_json(parameters) if isinstance(parameters, str) else parameters
+	if not isinstance(params, dict | None):
+		frappe.throw(_("Parameters must be an object"))
+	params = dict(params or {})
+	if "templates_from" in params:
+		frappe.throw(
+			_(
+				"Which templates a user is added with is decided by the server; ask for copy_templates instead."
+			),
+			frappe.PermissionError,
+		)
+	if employee and device_user_id:
+		held = frappe.db.get_value("Employee", employee, "attendance_device_id")
+		if held != device_user_id:
+			frappe.throw(
+				_("Device user {0} is not the Attendance Device ID of {1}.").format(device_user_id, employee)
+			)
+	# Commands for an id act on whoever it names at this device: the same checks as for them.
+	holder = employee or (device_user_id and device_users.employee_at(device, device_user_id))
+	check_may_send(device, holder)
 	return queue_command(device, operation, device_user_id, employee, params)
+
+
+def check_may_send(device: str, employee: str | None = None):
+	"""What every way of sending a command checks, as the Employee form's actions do: create on
+	CAMS Device Command, read on the device and on the employee (User Permissions included),
+	and a device of the employee's company and branch."""
+	frappe.has_permission(COMMAND, "create", throw=True)
+	if not device or not frappe.db.exists(DEVICE, device):
+		frappe.throw(_("CAMS Biometric Device {0} does not exist.").format(device), frappe.DoesNotExistError)
+	frappe.has_permission(DEVICE, "read", doc=device, throw=True)
+	if not employee:
+		return
+	if not frappe.db.exists("Employee", employee):
+		frappe.throw(_("Employee {0} does not exist.").format(employee), frappe.DoesNotExistError)
+	frappe.has_permission("Employee", "read", doc=employee, throw=True)
+	theirs = frappe.db.get_value("Employee", employee, ["company", "branch"], as_dict=True)
+	scope = frappe.db.get_value(DEVICE, device, ["company", "branch"], as_dict=True)
+	if any(scope[field] and scope[field] != theirs[field] for field in ("company", "branch")):
+		frappe.throw(
+			_("{0} is not a device of the company and branch of {1}.").format(
+				frappe.bold(device), frappe.bold(employee)
+			)
+		)
 
 
 @frappe.whitelist(methods=["POST"])
@@ -96,6 +150,7 @@ def erase_device_data(device: str, operation: str, confirmation: str) -> str:
 		frappe.throw(_("Only a System Manager may erase a device's data."), frappe.PermissionError)
 	if operation not in DANGEROUS:
 		frappe.throw(_("{0} is not an erasing operation.").format(operation))
+	check_may_send(device)
 	if (confirmation or "").strip() != device:
 		frappe.throw(
 			_("Type the device's Service Tag ID {0} exactly to confirm.").format(frappe.bold(device)),
@@ -119,16 +174,27 @@ def queue_command(
 	if not isinstance(params, dict | None):
 		frappe.throw(_("Parameters must be an object"))
 	params = dict(params or {})
+	# Never from a caller: the templates an Add User copies are chosen here, for its employee.
+	params.pop("templates_from", None)
+	copy_templates = cint(params.pop("copy_templates", 0))
 	if employee:
 		# The device knows the employee by their Attendance Device ID, and their name.
 		found = frappe.db.get_value(
-			"Employee", employee, ["attendance_device_id", "first_name", "last_name"], as_dict=True
+			"Employee",
+			employee,
+			["name", "attendance_device_id", "first_name", "last_name", "company", "branch"],
+			as_dict=True,
 		)
 		if not found:
 			frappe.throw(_("Employee {0} does not exist.").format(employee))
 		device_user_id = device_user_id or found.attendance_device_id
 		params.setdefault("first_name", found.first_name)
 		params.setdefault("last_name", found.last_name)
+		if operation == "Add User" and copy_templates and device_user_id == found.attendance_device_id:
+			from cams_biometric.employee_devices import template_source
+
+			if source := template_source(found, exclude_device=device):
+				params["templates_from"] = source
 	needs_user, build = OPERATIONS[operation]
 	if needs_user and not device_user_id:
 		frappe.throw(_("{0} needs a device user id (or an Employee with one).").format(operation))
@@ -147,7 +213,9 @@ def queue_command(
 			"operation_id": cams.new_operation_id(),
 			"parameters": json.dumps(params, indent=1, default=str),
 		}
-	).insert(ignore_permissions=True)
+	)
+	doc.flags.from_outbox = True
+	doc.insert(ignore_permissions=True)
 	frappe.enqueue(
 		"cams_biometric.commands.run_command_job",
 		queue="short",
@@ -161,7 +229,34 @@ def queue_command(
 
 def run_command_job(name: str):
 	processing.run_as_administrator()
-	run_command(name)
+	try:
+		run_command(name)
+	except Exception:
+		# Not left to RQ: Frappe would log the failure with every frame's local variables,
+		# and an Add User's frames hold the templates it carries.
+		frappe.db.rollback()
+		_log_failure(name, "CAMS device command failed")
+		_mark_failed(name)
+
+
+def _log_failure(name: str, title: str):
+	log_failure(title, COMMAND, name)
+	frappe.db.commit()  # nosemgrep: a background job; the log must outlive it
+
+
+def _mark_failed(name: str):
+	status = frappe.db.get_value(COMMAND, name, "status")
+	if status in (QUEUED, SENT):
+		frappe.db.set_value(
+			COMMAND,
+			name,
+			{
+				"status": FAILED,
+				"error": _("The job failed before the device's answer was recorded; see the Error Log."),
+				"finished_at": now_datetime(),
+			},
+		)
+		frappe.db.commit()  # nosemgrep
 
 
 def run_command(name: str, sleep=time.sleep) -> str | None:
@@ -169,7 +264,7 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 	doc = frappe.get_doc(COMMAND, name, for_update=True)
 	if doc.status not in (QUEUED, SENT):
 		return None
-	params = json.loads(doc.parameters or "{}")
+	params = _params_now(doc)
 	command = OPERATIONS[doc.operation][1](doc.device_user_id, params)
 	request = {**command, c.OPERATION_ID: doc.operation_id}
 	doc.db_set({"status": SENT, "sent_at": doc.sent_at or now_datetime(), "request": _to_json(request)})
@@ -184,14 +279,51 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 				frappe.db.commit()  # nosemgrep
 				sleep(retry_base_seconds() * 2 ** (doc.attempts - 1))
 				continue
-			return _finish_refused(doc, e)
-		_carried_out(doc, reply)
-		return _finish(doc, DONE, reply=reply, status_code=0)
+			return _finish_refused(doc, e, sleep)
+		return _record_carried_out(doc, sleep, reply=reply, finish={"reply": reply, "status_code": 0})
+
+
+def _params_now(doc) -> dict:
+	"""The command's parameters, the templates' source kept only while it still holds the
+	templates of the command's employee (an id may have passed to someone else since)."""
+	params = json.loads(doc.parameters or "{}")
+	source = params.get("templates_from")
+	if source:
+		from cams_biometric.employee_devices import devices_in_scope
+
+		employee = doc.employee and frappe.db.get_value(
+			"Employee", doc.employee, ["company", "branch"], as_dict=True
+		)
+		if not employee or not device_users.is_template_source(
+			source, doc.employee, devices_in_scope(employee)
+		):
+			params.pop("templates_from")
+	return params
+
+
+def _record_carried_out(doc, sleep, reply: dict, finish: dict, already: bool = False) -> str:
+	"""The device did as asked: record it Done, with what it changed (its information, the
+	directory). That bookkeeping may fail once (a lock wait, a deadlock): it is tried again, and
+	should it never succeed the command is still Done, saying so, since the device did it."""
+	for attempt in range(1, BOOKKEEPING_TRIES + 1):
+		try:
+			_carried_out(doc, reply, already=already)
+			return _finish(doc, DONE, **finish)
+		except Exception:
+			frappe.db.rollback()
+			if attempt == BOOKKEEPING_TRIES:
+				_log_failure(doc.name, "CAMS device command carried out, its record failed")
+				note = _(
+					"The device carried it out, but what it changed could not be recorded here"
+					" (see the Error Log); Resend Users on the device brings its users back."
+				)
+				return _finish(doc, DONE, **{**finish, "note": note})
+			sleep(retry_base_seconds() * attempt)
 
 
 def _carried_out(doc, reply: dict, already: bool = False):
 	"""Record what the device now holds: its information, or its directory of users."""
-	params = json.loads(doc.parameters or "{}")
+	params = _params_now(doc)
 	if already:
 		params.pop("templates_from", None)  # the device kept the user it had, not our copy
 	if doc.operation == "Device Information":
@@ -202,7 +334,7 @@ def _carried_out(doc, reply: dict, already: bool = False):
 		device_users.apply_command(doc.device, doc.device_user_id, doc.operation, params)
 
 
-def _finish_refused(doc, error: cams.CamsError) -> str:
+def _finish_refused(doc, error: cams.CamsError, sleep=time.sleep) -> str:
 	already = ALREADY_SO.get(doc.operation)
 	if already and isinstance(error, already):
 		if other := _someone_else(doc):
@@ -216,8 +348,9 @@ def _finish_refused(doc, error: cams.CamsError) -> str:
 				).format(doc.device_user_id, other, _full_name(doc) or _("(no name)")),
 			)
 		note = _("The device already was as asked ({0}).").format(error)
-		_carried_out(doc, {}, already=True)
-		return _finish(doc, DONE, status_code=error.status_code, note=note)
+		return _record_carried_out(
+			doc, sleep, reply={}, finish={"status_code": error.status_code, "note": note}, already=True
+		)
 	if doc.operation == "Device Information":
 		device_information.record_failure(doc.device, str(error))
 	return _finish(
@@ -253,6 +386,7 @@ def _finish(doc, status: str, reply: dict | None = None, status_code=None, note=
 	doc.db_set(
 		{
 			"status": status,
+			"attempts": doc.attempts,  # its own write may have been rolled back with the bookkeeping
 			"reply": _to_json(reply) if reply is not None else None,
 			"status_code": status_code,
 			"status_meaning": c.STATUS_CODES.get(status_code) if status_code is not None else None,

@@ -7,9 +7,15 @@ templates) is stored encrypted with the site's key, in a field no role may read,
 reaches a browser; the form shows a summary (type, index, size). They are erased when the
 Employee is deleted, when the user is deleted on every device, on request, and are not kept
 at all while the settings say so.
+
+Templates belong to a person, not to an id: ids are reused. A row records whose templates it
+keeps (template_owner: the Employee the id named, in the device's company and branch, when
+they were captured). Templates of anyone else are never merged with theirs, never copied to
+another device for them, and are erased when the id stops naming their owner.
 """
 
 import json
+import re
 
 import frappe
 from frappe import _
@@ -33,8 +39,9 @@ USER_EVENTS = {"User Updated": c.USER_UPDATED, "User Deleted": c.USER_DELETED}
 def apply_event(device: str, event_type: str, event, source: str = SOURCE_CALLBACK) -> str | None:
 	"""Merge one user event of ``device`` into the directory, in the caller's transaction.
 
-	Returns the directory row's name, or None for an event without a usable user id (its
-	device event still records it).
+	Returns what the device event should say of it: the templates refused (beyond what a
+	user can hold, see protocol.templates.bound_update) and why, or None. A refused template
+	is no failure of the callback: it is answered done, or the gateway would resend it for ever.
 	"""
 	if event_type not in USER_EVENTS or not isinstance(event, dict):
 		return None
@@ -44,10 +51,23 @@ def apply_event(device: str, event_type: str, event, source: str = SOURCE_CALLBA
 		return None
 	if source == SOURCE_CALLBACK and event_type == "User Updated" and _resend_answering(device):
 		source = SOURCE_RESEND
-	name, stored = _row_of(device, user_id)
-	state = merge.apply_user_event(_read_state(stored), USER_EVENTS[event_type], event)
-	_save(name, user_id, device, state, source)
-	return name
+	name, stored, owner = _row_of(device, user_id)
+	linked = _employee_fields(device, user_id)
+	state = _own_state(stored, owner, linked)
+	event, refused = merge.bound_update(state, event)
+	state = merge.apply_user_event(state, USER_EVENTS[event_type], event)
+	_save(name, user_id, device, state, source, linked)
+	if refused:
+		return _("Templates refused: {0}").format("; ".join(refused))[:1000]
+	return None
+
+
+def _own_state(stored: str | None, owner: str | None, linked: dict) -> dict:
+	"""The row's state, without templates kept for anyone but the Employee the id names now."""
+	state = _read_state(stored)
+	if owner != linked["employee"] and state.get(merge.TEMPLATES):
+		state[merge.TEMPLATES] = []
+	return state
 
 
 def apply_command(device: str, user_id: str, operation: str, params: dict | None = None):
@@ -58,8 +78,9 @@ def apply_command(device: str, user_id: str, operation: str, params: dict | None
 	carry no OperationTime, so they never make a later device callback look older.
 	"""
 	params = params or {}
-	name, stored = _row_of(device, user_id)
-	state = _read_state(stored)
+	name, stored, owner = _row_of(device, user_id)
+	linked = _employee_fields(device, user_id)
+	state = _own_state(stored, owner, linked)
 	extra = {}
 	if operation == "Add User":
 		update = {
@@ -79,7 +100,7 @@ def apply_command(device: str, user_id: str, operation: str, params: dict | None
 		extra.update(access_start=params.get("start"), access_end=params.get("end"))
 	else:
 		return
-	_save(name, user_id, device, state, SOURCE_COMMAND, **extra)
+	_save(name, user_id, device, state, SOURCE_COMMAND, linked, **extra)
 
 
 def mark_all_deleted(device: str):
@@ -96,10 +117,28 @@ def templates_of(directory_row: str) -> list[dict]:
 	return [t for t in _read_state(stored).get(merge.TEMPLATES) or [] if t.get(c.TEMPLATE_DATA)]
 
 
-def _save(name: str, user_id: str, device: str, state: dict, source: str, **extra):
+def is_template_source(directory_row: str, employee: str, device_scope: list[str]) -> bool:
+	"""True when the row keeps templates ``employee`` gave (captured while the id was theirs),
+	is linked to them now, and is of a device in ``device_scope`` (their company and branch)."""
+	row = frappe.db.get_value(
+		DEVICE_USER, directory_row, ["employee", "template_owner", "device", "template_count"], as_dict=True
+	)
+	return bool(
+		row
+		and employee
+		and row.employee == employee
+		and row.template_owner == employee
+		and row.device in device_scope
+		and row.template_count
+	)
+
+
+def _save(name: str, user_id: str, device: str, state: dict, source: str, linked: dict, **extra):
 	if not keep_templates():
 		state[merge.TEMPLATES] = [_without_data(t) for t in state.get(merge.TEMPLATES) or []]
-	_write(name, state, source, **_employee_fields(device, user_id), **extra)
+	# The templates now kept are those of the Employee the id names (or of no one).
+	owner = linked["employee"] if state.get(merge.TEMPLATES) else None
+	_write(name, state, source, **linked, template_owner=owner, **extra)
 	if state.get(merge.DELETED):
 		_erase_if_deleted_everywhere(user_id, device)
 
@@ -126,8 +165,9 @@ def keep_templates() -> bool:
 	return bool(cint(frappe.db.get_single_value(SETTINGS, "keep_biometric_templates")))
 
 
-def _row_of(device: str, user_id: str) -> tuple[str, str | None]:
-	"""The user's row (name, encrypted state), created if new, locked for this transaction.
+def _row_of(device: str, user_id: str) -> tuple[str, str | None, str | None]:
+	"""The user's row (name, encrypted state, template owner), created if new, locked for this
+	transaction.
 
 	The device's row is locked first, so that one device's user events are applied one at a
 	time (a face arrives in 10-15 callbacks at once). The insert comes before the read: a
@@ -147,12 +187,12 @@ def _row_of(device: str, user_id: str) -> tuple[str, str | None]:
 		}
 	)
 	if insert_once(doc):
-		return doc.name, None
+		return doc.name, None, None
 	# A locking read: the row may have been committed after this transaction's snapshot.
 	table = frappe.qb.DocType(DEVICE_USER)
-	query = frappe.qb.from_(table).select(table.name, table.state)
-	[(name, stored)] = query.where(table.directory_key == _key(device, user_id)).for_update().run()
-	return name, stored
+	query = frappe.qb.from_(table).select(table.name, table.state, table.template_owner)
+	[(name, stored, owner)] = query.where(table.directory_key == _key(device, user_id)).for_update().run()
+	return name, stored, owner
 
 
 def _key(device: str, user_id: str) -> str:
@@ -200,16 +240,21 @@ def _without_data(template: dict) -> dict:
 	return {k: v for k, v in template.items() if k != c.TEMPLATE_DATA}
 
 
+def employee_at(device: str, user_id: str) -> str | None:
+	"""The Employee whom ``user_id`` names at ``device``, if any."""
+	return _employee_fields(device, user_id)["employee"]
+
+
 def _employee_fields(device: str, user_id: str) -> dict:
-	"""The Employee with this Attendance Device ID, in the device's company and branch if set."""
-	employee = frappe.db.get_value(
-		"Employee",
-		{"attendance_device_id": user_id},
-		["name", "employee_name", "company", "branch"],
-		as_dict=True,
-	)
+	"""The Employee with this Attendance Device ID, in the device's company and branch if set
+	(another company's Employee with the same id is not this device's user)."""
 	scope = frappe.db.get_value(DEVICE, device, ["company", "branch"], as_dict=True) or {}
-	if not employee or any(scope.get(f) and employee.get(f) != scope.get(f) for f in ("company", "branch")):
+	filters = {
+		"attendance_device_id": user_id,
+		**{f: scope[f] for f in ("company", "branch") if scope.get(f)},
+	}
+	employee = frappe.db.get_value("Employee", filters, ["name", "employee_name"], as_dict=True)
+	if not employee:
 		return {"employee": None, "employee_name": None}
 	return {"employee": employee.name, "employee_name": employee.employee_name}
 
@@ -260,24 +305,71 @@ def erase_templates(names: list[str], reason: str):
 			continue
 		state = _read_state(stored.state)
 		state[merge.TEMPLATES] = []
-		_write(name, state, stored.source or SOURCE_CALLBACK, summary=_("Erased: {0}").format(reason))
+		_write(
+			name,
+			state,
+			stored.source or SOURCE_CALLBACK,
+			summary=_("Erased: {0}").format(reason),
+			template_owner=None,
+		)
 
 
 def on_employee_update(doc, method=None):
-	"""Keep the directory's Employee links in step with Attendance Device IDs."""
+	"""Keep the directory's Employee links in step with Attendance Device IDs.
+
+	Templates follow the person: when an Employee's id changes (or is cleared, to be given to
+	someone else), what the directory kept of them under the old id is erased, and rows of
+	their new id keep no templates captured while it named someone else or no one.
+	"""
 	if not doc.has_value_changed("attendance_device_id"):
 		return
 	unlinked = {"employee": None, "employee_name": None}
 	frappe.db.set_value(DEVICE_USER, {"employee": doc.name}, unlinked)
+	erase_templates(
+		frappe.get_all(DEVICE_USER, filters={"template_owner": doc.name}, pluck="name"),
+		_("the Attendance Device ID of {0} changed").format(doc.name),
+	)
 	if doc.attendance_device_id:
 		for row in frappe.get_all(
-			DEVICE_USER, filters={"device_user_id": doc.attendance_device_id}, fields=["name", "device"]
+			DEVICE_USER,
+			filters={"device_user_id": doc.attendance_device_id},
+			fields=["name", "device", "template_owner", "template_count"],
 		):
-			frappe.db.set_value(DEVICE_USER, row.name, _employee_fields(row.device, doc.attendance_device_id))
+			linked = _employee_fields(row.device, doc.attendance_device_id)
+			frappe.db.set_value(DEVICE_USER, row.name, linked)
+			if row.template_count and row.template_owner != linked["employee"]:
+				erase_templates(
+					[row.name],
+					_("captured while ID {0} was not {1}'s").format(doc.attendance_device_id, doc.name),
+				)
 
 
 def on_employee_trash(doc, method=None):
-	"""An Employee's biometric data goes with them."""
-	names = frappe.get_all(DEVICE_USER, filters={"employee": doc.name}, pluck="name")
+	"""An Employee's biometric data goes with them: the templates kept for them, under
+	whichever id, and whatever is linked to them."""
+	names = frappe.get_all(
+		DEVICE_USER,
+		or_filters={"employee": doc.name, "template_owner": doc.name},
+		pluck="name",
+	)
 	erase_templates(names, _("Employee {0} was deleted").format(doc.name))
 	frappe.db.set_value(DEVICE_USER, {"employee": doc.name}, {"employee": None, "employee_name": None})
+
+
+# "Data": "<template>" in a JSON body or the repr of a dict, within a Template list.
+_LOGGED_TEMPLATE_DATA = re.compile(r"""((?:\\)?["']Data(?:\\)?["']\s*:\s*(?:\\)?["'])[^"'\\]+""")
+
+
+def redact_templates(text: str) -> str:
+	"""``text`` with the Data of any template in it withheld."""
+	if not text or c.TEMPLATE not in text:
+		return text
+	return _LOGGED_TEMPLATE_DATA.sub(r"\1<withheld>", text)
+
+
+def redact_error_log(doc, method=None):
+	"""Error Log before_insert: no template data stays in a logged error (a traceback with
+	its variables, from Frappe or a job's failure)."""
+	for field in ("method", "error"):
+		if text := doc.get(field):
+			doc.set(field, redact_templates(text))

@@ -78,26 +78,45 @@ def devices_holding(employee: dict) -> list[str]:
 
 def _targets(employee: dict, devices) -> list[str]:
 	"""The devices asked for; by default those holding the employee, or if the directory
-	knows none yet (never resent), every device in the employee's scope."""
+	knows none yet (never resent), every device in the employee's scope. Each one passes the
+	checks of every command (commands.check_may_send): the user may read it and the employee."""
 	chosen = _device_list(devices)
 	if chosen is None:
-		return devices_holding(employee) or devices_in_scope(employee)
-	unknown = [d for d in chosen if d not in devices_in_scope(employee)]
-	if unknown:
-		frappe.throw(
-			_("Not an enabled device of this employee's company and branch: {0}").format(", ".join(unknown))
-		)
-	return chosen
+		targets = devices_holding(employee) or devices_in_scope(employee)
+	else:
+		unknown = [d for d in chosen if d not in devices_in_scope(employee)]
+		if unknown:
+			frappe.throw(
+				_("Not an enabled device of this employee's company and branch: {0}").format(
+					", ".join(unknown)
+				)
+			)
+		targets = chosen
+	for device in targets:
+		commands.check_may_send(device, employee.name)
+	return targets
 
 
 def template_source(employee: dict, exclude_device: str | None = None) -> str | None:
-	"""The directory row with the most kept templates for this employee's user, on another device."""
-	if not device_users.keep_templates():
+	"""The directory row with the most kept templates this employee gave, on another device.
+
+	Only their own: a row linked to them, whose templates were captured while its id named
+	them (template_owner), on a device of their company and branch. Never a row found by the
+	id alone: ids are reused, and another company's device numbers its own users.
+	"""
+	if not device_users.keep_templates() or not employee.get("name"):
 		return None
+	scope = devices_in_scope(employee)
 	rows = frappe.get_all(
 		DEVICE_USER,
-		filters={"device_user_id": employee.attendance_device_id, "template_count": (">", 0)},
-		fields=["name", "device", "template_count", "templates_summary"],
+		filters={
+			"device_user_id": employee.attendance_device_id,
+			"employee": employee.name,
+			"template_owner": employee.name,
+			"device": ("in", scope or [""]),
+			"template_count": (">", 0),
+		},
+		fields=["name", "device"],
 		order_by="template_count desc, last_change desc",
 	)
 	for row in rows:
@@ -120,7 +139,8 @@ def devices_of(employee: str) -> dict:
 	if found.attendance_device_id:
 		rows = frappe.get_all(
 			DEVICE_USER,
-			filters={"device_user_id": found.attendance_device_id},
+			# Their rows: the id at a device of another company or branch is someone else.
+			filters={"device_user_id": found.attendance_device_id, "employee": employee},
 			fields=[
 				"name",
 				"device",
@@ -155,14 +175,12 @@ def enrol(employee: str, devices: list | str, copy_templates: int | bool = 1) ->
 	chosen = _device_list(devices)
 	if not chosen:
 		frappe.throw(_("Pick at least one device."))
-	names = []
-	for device in _targets(found, chosen):
-		params = {}
-		if cint(copy_templates):
-			if source := template_source(found, exclude_device=device):
-				params["templates_from"] = source
-		names.append(commands.queue_command(device, "Add User", employee=employee, params=params))
-	return names
+	# The templates are chosen by commands.queue_command, from this employee's own.
+	params = {"copy_templates": cint(copy_templates)}
+	return [
+		commands.queue_command(device, "Add User", employee=employee, params=params)
+		for device in _targets(found, chosen)
+	]
 
 
 @frappe.whitelist(methods=["POST"])
@@ -250,10 +268,7 @@ def _on_leaving(doc, employee, action: str):
 def _on_return(doc, employee, action: str):
 	if action == DELETE:
 		for device in devices_in_scope(employee):
-			params = {}
-			if source := template_source(employee, exclude_device=device):
-				params["templates_from"] = source
-			commands.queue_command(device, "Add User", employee=doc.name, params=params)
+			commands.queue_command(device, "Add User", employee=doc.name, params={"copy_templates": 1})
 	else:
 		for device in devices_holding(employee) or devices_in_scope(employee):
 			commands.queue_command(device, "Enable User", employee=doc.name)

@@ -34,9 +34,26 @@ doc_events = {
 		"before_insert": [
 			"cams_biometric.auth.redact_error_log",
 			"cams_biometric.photos.redact_error_log",
+			"cams_biometric.device_users.redact_error_log",
 		],
 	},
 }
+
+# What belongs to a device is read by those who may read the device: a User Permission on
+# Company (or on the device) reaches its punches, events, users, commands, photos and loads,
+# in lists, reports, number cards and charts alike.
+DEVICE_SCOPED = (
+	"CAMS Raw Punch Log",
+	"CAMS Device Event",
+	"CAMS Device User",
+	"CAMS Device Command",
+	"CAMS Attendance Photo",
+	"CAMS Load Request",
+)
+permission_query_conditions = {
+	doctype: "cams_biometric.device_scope.query_conditions" for doctype in DEVICE_SCOPED
+}
+has_permission = {doctype: "cams_biometric.device_scope.has_permission" for doctype in DEVICE_SCOPED}
 
 # Frappe answers a callback body labelled JSON that is not with its own 500 and traceback.
 after_request = ["cams_biometric.api.after_request"]

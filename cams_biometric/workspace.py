@@ -9,6 +9,7 @@ from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometri
 	get_callback_url,
 )
 from cams_biometric.constants import DEVICE, RAW_PUNCH, SETTINGS, UNMAPPED
+from cams_biometric.device_scope import restricted_devices
 
 
 @frappe.whitelist()
@@ -16,7 +17,7 @@ def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 	"""Number card: device user ids whose punches wait for an Employee."""
 	frappe.has_permission(RAW_PUNCH, "read", throw=True)
 	return {
-		"value": alerts.unmapped_device_users(),
+		"value": alerts.unmapped_device_users(restricted_devices()),
 		"fieldtype": "Int",
 		"route": ["query-report", "Unmapped Device Users"],
 	}
@@ -26,8 +27,10 @@ def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 def silent_devices_card(filters: dict | str | None = None) -> dict:
 	"""Number card: enabled devices not heard from for longer than the settings' threshold."""
 	frappe.has_permission(DEVICE, "read", throw=True)
+	devices = restricted_devices()
+	silent = [d for d in health.silent_devices() if devices is None or d.name in devices]
 	return {
-		"value": len(health.silent_devices()),
+		"value": len(silent),
 		"fieldtype": "Int",
 		"route": ["query-report", "Device Health"],
 	}

@@ -7,10 +7,14 @@ import pytest
 
 from cams_biometric.protocol.templates import (
 	DELETED,
+	MAX_TEMPLATE_CHARS,
+	MAX_TEMPLATE_INDEX,
+	MAX_USER_TEMPLATE_CHARS,
 	TEMPLATES,
 	apply_user_deleted,
 	apply_user_event,
 	apply_user_update,
+	bound_update,
 	merge_templates,
 	template_key,
 )
@@ -157,3 +161,51 @@ def test_a_deletion_first_then_an_older_update(payload):
 	state = apply_user_deleted(None, deleted)
 	assert state == {DELETED: True, "UserID": "7", "OperationTime": deleted["OperationTime"], TEMPLATES: []}
 	assert apply_user_update(state, user_update("2024-09-17 09:00:00 GMT +0530", FP_OLD)) == state
+
+
+# -- what is kept per user is bounded -----------------------------------------------------------
+def face(index, size=100) -> dict:
+	return {"Type": "Face", "UserID": "7", "Index": index, "Data": "F" * size}
+
+
+def test_templates_a_device_can_hold_are_kept():
+	update = {"UserID": "7", "Template": [face("0"), face(" 15 "), {"Type": "Card", "Data": "4000"}]}
+	bounded, refused = bound_update(None, update)
+	assert refused == [] and bounded["Template"] == update["Template"]
+
+
+def test_unknown_types_odd_indexes_and_oversized_templates_are_refused_saying_why():
+	update = {
+		"UserID": "7",
+		"Template": [
+			face("x0"),
+			face("16"),
+			face("-1"),
+			face("1", MAX_TEMPLATE_CHARS + 1),
+			{"Type": "Tattoo", "Data": "T"},
+			face("2"),
+		],
+	}
+	bounded, refused = bound_update({}, update)
+	assert bounded["Template"] == [face("2")]
+	assert len(refused) == 5
+	assert "Face x0: the Index must be a number from 0 to 15" in refused[0]
+	assert "more than the 65536" in refused[3]
+	assert "unknown template type 'Tattoo'" in refused[4]
+
+
+def test_a_users_templates_together_stay_under_the_bound_and_a_replacement_counts_once():
+	size = MAX_TEMPLATE_CHARS
+	state = None
+	refused_all = []
+	for index in range(MAX_TEMPLATE_INDEX + 1):
+		bounded, refused = bound_update(state, {"UserID": "7", "Template": [face(str(index), size)]})
+		state = apply_user_update(state, bounded)
+		refused_all += refused
+	kept = sum(len(t["Data"]) for t in state[TEMPLATES])
+	assert kept <= MAX_USER_TEMPLATE_CHARS
+	assert len(state[TEMPLATES]) == MAX_USER_TEMPLATE_CHARS // size
+	assert refused_all and "kept per user" in refused_all[0]
+	# Replacing a kept template with one of the same size is no growth.
+	bounded, refused = bound_update(state, {"UserID": "7", "Template": [face("0", size)]})
+	assert refused == [] and len(bounded["Template"]) == 1

@@ -26,6 +26,14 @@ TEMPLATES = "Templates"
 DELETED = "Deleted"
 USER_FIELDS = (c.FIRST_NAME, c.LAST_NAME, c.USER_TYPE)
 
+# What one user can really hold on a device, so that no device (nor anyone holding its token)
+# can grow a user's kept state without limit: the documented types; indexes 0-15 (ten
+# fingers; a face enrolled in up to 15 parts); templates of 1-20 KB (the vendor's figure),
+# Base64, with room to spare; and all of a user's template data together.
+MAX_TEMPLATE_INDEX = 15
+MAX_TEMPLATE_CHARS = 64 * 1024
+MAX_USER_TEMPLATE_CHARS = 512 * 1024
+
 
 def _index(value) -> str:
 	"""Index as the device means it: "0", 0 and " 0 " are the same; missing means 0."""
@@ -41,6 +49,53 @@ def template_key(template: dict) -> tuple[str, str | None]:
 	if template_type in c.UNINDEXED_TEMPLATE_TYPES:
 		return template_type, None
 	return template_type, _index(template.get(c.TEMPLATE_INDEX))
+
+
+def _data_length(template: dict) -> int:
+	data = template.get(c.TEMPLATE_DATA)
+	return len(data) if isinstance(data, str) else len(str(data)) if data is not None else 0
+
+
+def refusal(template) -> str | None:
+	"""Why ``template`` cannot be kept for a user, whatever else they hold; None when it can."""
+	if not isinstance(template, dict) or not template.get(c.TEMPLATE_TYPE):
+		return "not a template object with a Type"
+	template_type, index = template_key(template)
+	if template_type not in c.TEMPLATE_TYPES:
+		return f"unknown template type {template_type[:40]!r}"
+	label = template_type if index is None else f"{template_type} {index[:20]}"
+	if index is not None and not (index.isdigit() and 0 <= int(index) <= MAX_TEMPLATE_INDEX):
+		return f"{label}: the Index must be a number from 0 to {MAX_TEMPLATE_INDEX}"
+	if (size := _data_length(template)) > MAX_TEMPLATE_CHARS:
+		return f"{label}: {size} characters, more than the {MAX_TEMPLATE_CHARS} a template may have"
+	return None
+
+
+def bound_update(state: dict | None, update: dict) -> tuple[dict, list[str]]:
+	"""``update`` with only the templates that may be kept on top of ``state``, and why each
+	of the others may not: see refusal(), and at most MAX_USER_TEMPLATE_CHARS of template
+	data per user once merged."""
+	if not isinstance(update, dict) or not isinstance(update.get(c.TEMPLATE), list):
+		return update, []
+	stored = {
+		template_key(t): _data_length(t) for t in (state or {}).get(TEMPLATES) or [] if isinstance(t, dict)
+	}
+	kept, refused = [], []
+	for template in update[c.TEMPLATE]:
+		if reason := refusal(template):
+			refused.append(reason)
+			continue
+		key = template_key(template)
+		size = _data_length(template)
+		if sum(stored.values()) - stored.get(key, 0) + size > MAX_USER_TEMPLATE_CHARS:
+			label = key[0] if key[1] is None else f"{key[0]} {key[1]}"
+			refused.append(
+				f"{label}: the user's templates would exceed the {MAX_USER_TEMPLATE_CHARS} characters kept per user"
+			)
+			continue
+		stored[key] = size
+		kept.append(template)
+	return {**update, c.TEMPLATE: kept}, refused
 
 
 def merge_templates(

@@ -146,7 +146,15 @@ class TestDeviceUsers(CamsTestCase):
 		employee.attendance_device_id = self.user_id
 		employee.save()
 		self.assertEqual(frappe.db.get_value(DEVICE_USER, row.name, "employee"), employee.name)
+		# Captured before the id was theirs: not their templates, so not kept for them.
+		[row] = self.directory()
+		self.assertEqual((self.templates(row), row.template_owner), ([], None))
+		self.assertIn("captured while", row.templates_summary)
 
+		# Given while the id is theirs, the templates are theirs, and go with them.
+		self.post(self.body("callback-user-merge-3.json"))
+		[row] = self.directory()
+		self.assertEqual((len(self.templates(row)), row.template_owner), (1, employee.name))
 		frappe.delete_doc("Employee", employee.name, force=True, ignore_permissions=True)
 		[row] = self.directory()
 		self.assertEqual((row.employee, self.templates(row)), (None, []))

@@ -8,11 +8,11 @@ import frappe
 from frappe.desk.query_report import run as run_report
 from frappe.utils import get_first_day_of_week, get_system_timezone, getdate, now_datetime
 
-from cams_biometric import loads, processing
+from cams_biometric import device_users, loads, processing
 from cams_biometric.cams_biometric.report.unmapped_device_users.unmapped_device_users import (
 	map_device_user,
 )
-from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_USER, RAW_PUNCH
+from cams_biometric.constants import CHECKIN, DEVICE, RAW_PUNCH
 from cams_biometric.protocol.client import LoadLogPage
 from cams_biometric.tests.utils import (
 	CamsTestCase,
@@ -85,16 +85,10 @@ class TestUnmappedDeviceUsers(ReportTestCase):
 		self.punch(stgid, token, waiting_user, last, "CheckOut")
 		self.punch(stgid, token, other_user, middle)
 		self.drain()
-		# The directory knows the device's name for the waiting user.
-		frappe.get_doc(
-			{
-				"doctype": DEVICE_USER,
-				"device": stgid,
-				"device_user_id": waiting_user,
-				"full_name": "Ravi Kumar",
-				"directory_key": f"{stgid}|{waiting_user}",
-			}
-		).insert(ignore_permissions=True)
+		# The directory knows the device's name for the waiting user (the device reported it).
+		device_users.apply_event(
+			stgid, "User Updated", {"UserID": waiting_user, "FirstName": "Ravi", "LastName": "Kumar"}
+		)
 		# A Load Punchlog brings one more punch of the waiting user.
 		load = self.load(stgid, day)
 		loads.store_page(

@@ -82,11 +82,11 @@ function cams_employee_devices(frm, info) {
 					{
 						fieldname: "copy_templates",
 						fieldtype: "Check",
-						label: __("Copy the templates captured on another device"),
+						label: __("Copy the templates this employee gave on another device"),
 						default: info.keep_templates ? 1 : 0,
 						read_only: info.keep_templates ? 0 : 1,
 						description: info.keep_templates
-							? __("Enrol once, punch everywhere: fingerprints, faces and cards already kept for this employee go with them.")
+							? __("Enrol once, punch everywhere: the fingerprints, faces and cards this employee gave at a device of their company and branch, while the ID was theirs, go with them.")
 							: __("Unavailable: CAMS Biometric Settings do not keep biometric templates."),
 					},
 				],

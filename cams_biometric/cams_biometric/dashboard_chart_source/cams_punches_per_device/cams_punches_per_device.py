@@ -13,6 +13,7 @@ from frappe.utils import cint, formatdate, getdate, now_datetime
 from frappe.utils.dashboard import cache_source
 
 from cams_biometric.constants import DEVICE, RAW_PUNCH
+from cams_biometric.device_scope import readable_devices
 
 MAX_DEVICES = 8
 
@@ -38,8 +39,9 @@ def get(
 def punches_per_device(days: int, now: datetime | None = None) -> dict:
 	today = getdate(now or now_datetime())
 	first = today - timedelta(days=days - 1)
-	# Per device, so that the (device, punch_time) index reads only the week's rows.
-	devices = frappe.get_all(DEVICE, pluck="name")
+	# Per device, so that the (device, punch_time) index reads only the week's rows; only the
+	# devices this user may read (a User Permission on Company included).
+	devices = readable_devices()
 	rows = punches_per_day_query(devices, first, today).run(as_dict=True) if devices else []
 	dates = [first + timedelta(days=i) for i in range(days)]
 	per_device: dict[str, dict] = {}
@@ -48,7 +50,7 @@ def punches_per_device(days: int, now: datetime | None = None) -> dict:
 	busiest = sorted(per_device, key=lambda device: -sum(per_device[device].values()))
 	labels = dict(
 		frappe.get_all(
-			DEVICE, filters={"name": ("in", busiest)}, fields=["name", "device_label"], as_list=True
+			DEVICE, filters={"name": ("in", busiest or [""])}, fields=["name", "device_label"], as_list=True
 		)
 	)
 	datasets = [

@@ -1,6 +1,8 @@
 # Copyright (c) 2026, cams_biometric contributors
 # For license information, please see license.txt
 
+import frappe
+from frappe import _
 from frappe.model.document import Document
 
 
@@ -28,3 +30,13 @@ class CAMSAttendancePhoto(Document):
 		raw_punch: DF.Link | None
 		received_at: DF.Datetime | None
 	# end: auto-generated types
+
+	def before_insert(self):
+		# Photos come from the devices (photos.apply_event, which inserts them directly).
+		# Nothing else makes one: not a REST POST, an import, nor Restore of a Deleted Document.
+		frappe.throw(_("Attendance photos are recorded from what the devices send."), frappe.PermissionError)
+
+	def after_delete(self):
+		# Frappe keeps a Deleted Document of the record as it was, once this returns: without
+		# the photo, so that deleting one (erasure on request) leaves no copy to restore.
+		self.photo = None

@@ -2,6 +2,7 @@
 # For license information, please see license.txt
 
 import frappe
+from frappe import _
 from frappe.model.document import Document
 from frappe.utils import add_days, now_datetime
 
@@ -45,6 +46,22 @@ class CAMSDeviceCommand(Document):
 		status_code: DF.Int
 		status_meaning: DF.Data | None
 	# end: auto-generated types
+
+	def before_insert(self):
+		# Only the app's own paths make commands (commands.queue_command, after the checks of
+		# whoever asked): a REST POST or an import could name any device, employee or status.
+		if not self.flags.from_outbox:
+			frappe.throw(
+				_(
+					"Device commands are sent from the Employee and device forms, or with"
+					" cams_biometric.commands.send_command."
+				),
+				frappe.PermissionError,
+			)
+
+	def validate(self):
+		if not self.is_new():
+			frappe.throw(_("A device command's outcome is written by its job only."), frappe.PermissionError)
 
 	@staticmethod
 	def clear_old_logs(days: int = 90):

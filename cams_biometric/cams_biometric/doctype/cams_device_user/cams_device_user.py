@@ -32,9 +32,20 @@ class CAMSDeviceUser(Document):
 		state: DF.LongText | None
 		status: DF.Literal["Active", "Deleted"]
 		template_count: DF.Int
+		template_owner: DF.Link | None
 		templates_summary: DF.SmallText | None
 		user_type: DF.Data | None
 	# end: auto-generated types
+
+	def before_insert(self):
+		# Rows come from the device (device_users, which inserts them directly). Nothing else
+		# makes one: not a REST POST, an import, nor Restore of a Deleted Document.
+		frappe.throw(_("Device users are recorded from what the devices report."), frappe.PermissionError)
+
+	def after_delete(self):
+		# Frappe keeps a Deleted Document of the row as it was, once this returns: without the
+		# state (names and templates), it keeps nothing biometric that Restore could bring back.
+		self.state = None
 
 
 @frappe.whitelist(methods=["POST"])

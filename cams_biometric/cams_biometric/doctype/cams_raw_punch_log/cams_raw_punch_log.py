@@ -2,6 +2,7 @@
 # For license information, please see license.txt
 
 import frappe
+from frappe import _
 from frappe.model.document import Document
 from frappe.utils import add_days, now_datetime
 
@@ -39,6 +40,18 @@ class CAMSRawPunchLog(Document):
 		status: DF.Literal["Pending", "Processed", "Duplicate", "Unmapped", "Ignored", "Error"]
 		temperature: DF.Float
 	# end: auto-generated types
+
+	def validate(self):
+		# What a device sent is evidence: the callback, Load Punchlog and processing write
+		# rows directly, and no one changes one through the document (form, REST, import).
+		# Write permission on the doctype is what Reprocess asks for, nothing more; the
+		# mapping a person may change is the Employee's Attendance Device ID, which Employee's
+		# Versions track.
+		if not self.is_new():
+			frappe.throw(
+				_("A raw punch keeps what the device sent and cannot be changed. Reprocess it instead."),
+				frappe.PermissionError,
+			)
 
 	def on_trash(self):
 		photos.delete_photos_of_punch(self.name)

@@ -42,6 +42,9 @@ def execute(filters: dict | None = None):
 def validate(filters):
 	if not filters.company:
 		frappe.throw(_("Choose a Company"))
+	# The company, and below only the employees this user may read (User Permissions on
+	# Company, Department, Branch or Employee): checkins link to no company themselves.
+	frappe.has_permission("Company", "read", doc=filters.company, throw=True)
 	filters.from_date = getdate(filters.from_date or add_days(today(), -6))
 	filters.to_date = getdate(filters.to_date or today())
 	if filters.from_date > filters.to_date:
@@ -87,8 +90,19 @@ def columns() -> list[dict]:
 	]
 
 
+def readable_employees(filters) -> list[str]:
+	conditions = {"company": filters.company}
+	for field in ("department", "name"):
+		if value := filters.get("employee" if field == "name" else field):
+			conditions[field] = value
+	return frappe.get_list("Employee", filters=conditions, pluck="name", limit_page_length=0)
+
+
 def data(filters) -> list[dict]:
-	rows = daily_query(filters).run(as_dict=True)
+	employees = readable_employees(filters)
+	if not employees:
+		return []
+	rows = daily_query(filters).where(frappe.qb.DocType("Employee").name.isin(employees)).run(as_dict=True)
 	shifts = ShiftsOfDays({row.employee for row in rows}, filters.from_date, filters.to_date)
 	for row in rows:
 		judge(row, shifts)

@@ -73,7 +73,8 @@ def data(filters, now: datetime) -> list[dict]:
 	device_filters = {} if filters.include_disabled else {"enabled": 1}
 	if filters.device:
 		device_filters["name"] = filters.device
-	devices = frappe.get_all(
+	# get_list: the devices this user may read (a User Permission on Company included).
+	devices = frappe.get_list(
 		DEVICE,
 		filters=device_filters,
 		fields=[
@@ -85,6 +86,7 @@ def data(filters, now: datetime) -> list[dict]:
 			"silent_alert_sent",
 		],
 		order_by="name asc",
+		limit_page_length=0,
 	)
 	if not devices:
 		return []

@@ -11,6 +11,7 @@ from frappe.query_builder import Order
 from frappe.query_builder.functions import Count, Max, Min
 
 from cams_biometric.constants import DEVICE, DEVICE_USER, RAW_PUNCH, UNMAPPED
+from cams_biometric.device_scope import restricted_devices
 
 
 def execute(filters: dict | None = None):
@@ -72,6 +73,9 @@ def unmapped_query(filters):
 	)
 	if filters.device:
 		query = query.where(raw.device == filters.device)
+	devices = restricted_devices()  # a User Permission on Company reaches the devices' punches
+	if devices is not None:
+		query = query.where(raw.device.isin(devices or [""]))
 	if filters.load_request:
 		# Raw rows record the load that stored them (load_request, indexed). A punch that the
 		# callback had stored first keeps the callback as its source and no load.
