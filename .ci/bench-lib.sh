@@ -42,7 +42,9 @@ sync_app() { # the bench runs this checkout: link it in, then install or migrate
 		echo cams_biometric >>"$apps_txt"
 	fi
 
-	if frappe_cli --site "$site" list-apps 2>/dev/null | grep -q '^cams_biometric'; then
+	local installed
+	installed=$(frappe_cli --site "$site" list-apps 2>/dev/null)
+	if grep -q '^cams_biometric\b' <<<"$installed"; then
 		frappe_cli --site "$site" migrate --skip-search-index >"$logs/migrate.log" 2>&1 ||
 			{ tail -40 "$logs/migrate.log"; return 1; }
 	else
