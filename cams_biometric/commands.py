@@ -7,6 +7,7 @@ adding a user the device already has, deleting one it does not have.
 
 import json
 import time
+from datetime import datetime
 
 import frappe
 from frappe import _
@@ -17,7 +18,13 @@ from cams_biometric.constants import DEVICE
 from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
-from cams_biometric.protocol.logtime import from_local_naive
+from cams_biometric.protocol.logtime import (
+	MAX_YEAR,
+	LogTimeError,
+	from_local_naive,
+	parse_utc_offset,
+	wall_clock_at,
+)
 from cams_biometric.protocol.payload import redact, strip_biometrics
 
 COMMAND = "CAMS Device Command"
@@ -31,6 +38,27 @@ def _user_names(params: dict) -> tuple[str, str]:
 def _range(params: dict) -> tuple:
 	zone = get_system_timezone()
 	return tuple(from_local_naive(get_datetime(params[key]), zone) for key in ("start", "end"))
+
+
+LATEST_ACCESS_TIME = datetime(MAX_YEAR, 12, 31, 23, 59, 59)
+
+
+def device_utc_offset(device: str):
+	"""The UTC offset of the device's clock as its last punch stated it; None until then."""
+	try:
+		return parse_utc_offset(frappe.db.get_value(DEVICE, device, "utc_offset"))
+	except LogTimeError:
+		return None
+
+
+def _access_window(user: str, params: dict, device: str) -> dict:
+	"""UpdateAccessTime's Start and End on the device's own wall clock: the window entered in
+	the site's time zone, at the offset the device's punches state; as entered while the
+	device has sent no punch (it is taken to keep the site's time, as the device form says)."""
+	zone, offset = get_system_timezone(), device_utc_offset(device)
+	start, end = (wall_clock_at(get_datetime(params[key]), zone, offset) for key in ("start", "end"))
+	# A window without an end (employee_devices.OPEN_END) stays within the devices' years.
+	return cams.update_access_time_command(user, start, min(end, LATEST_ACCESS_TIME))
 
 
 def _add_user(user: str, params: dict) -> dict:
@@ -53,7 +81,7 @@ OPERATIONS = {
 	"Delete User": (True, lambda user, p: cams.delete_user_command(user)),
 	"Enable User": (True, lambda user, p: cams.user_access_command(user, True)),
 	"Disable User": (True, lambda user, p: cams.user_access_command(user, False)),
-	"Update Access Time": (True, lambda user, p: cams.update_access_time_command(user, *_range(p))),
+	"Update Access Time": (True, _access_window),
 	"Enroll Fingerprint": (True, lambda user, p: cams.enroll_fingerprint_command(user, *_user_names(p))),
 	"Resend Attendance": (False, lambda user, p: cams.resend_attendance_command(*_range(p))),
 	"Resend All Users": (False, lambda user, p: cams.resend_all_users_command()),
@@ -61,6 +89,8 @@ OPERATIONS = {
 	"Delete All Logs": (False, lambda user, p: cams.delete_all_logs_command()),
 	"Delete Attendance Photos": (False, lambda user, p: cams.delete_attendance_photos_command()),
 }
+# Operations whose command is built for the device's own clock: their builder takes the device.
+ON_DEVICE_CLOCK = frozenset({"Update Access Time"})
 # Erase a whole device's data: System Managers only, confirmed by typing the device's name.
 DANGEROUS = frozenset({"Delete All Users", "Delete All Logs", "Delete Attendance Photos"})
 # Refusals that mean the device already is as the command wants it (a user the device lacks
@@ -129,11 +159,11 @@ def queue_command(
 		device_user_id = device_user_id or found.attendance_device_id
 		params.setdefault("first_name", found.first_name)
 		params.setdefault("last_name", found.last_name)
-	needs_user, build = OPERATIONS[operation]
+	needs_user = OPERATIONS[operation][0]
 	if needs_user and not device_user_id:
 		frappe.throw(_("{0} needs a device user id (or an Employee with one).").format(operation))
 	try:
-		build(device_user_id, params)  # bad input is refused now, not by the job
+		build_command(device, operation, device_user_id, params)  # bad input is refused now, not by the job
 	except (ValueError, KeyError) as e:
 		frappe.throw(_("Invalid parameters for {0}: {1}").format(operation, e))
 	doc = frappe.get_doc(
@@ -159,6 +189,13 @@ def queue_command(
 	return doc.name
 
 
+def build_command(device: str, operation: str, device_user_id: str | None, params: dict) -> dict:
+	build = OPERATIONS[operation][1]
+	if operation in ON_DEVICE_CLOCK:
+		return build(device_user_id, params, device)
+	return build(device_user_id, params)
+
+
 def run_command_job(name: str):
 	processing.run_as_administrator()
 	run_command(name)
@@ -170,7 +207,7 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 	if doc.status not in (QUEUED, SENT):
 		return None
 	params = json.loads(doc.parameters or "{}")
-	command = OPERATIONS[doc.operation][1](doc.device_user_id, params)
+	command = build_command(doc.device, doc.operation, doc.device_user_id, params)
 	request = {**command, c.OPERATION_ID: doc.operation_id}
 	doc.db_set({"status": SENT, "sent_at": doc.sent_at or now_datetime(), "request": _to_json(request)})
 	frappe.db.commit()  # nosemgrep: a background job; the admin sees Sent at once

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import frappe
-from frappe.utils import add_days, get_datetime, getdate, now_datetime
+from frappe.utils import add_days, get_datetime, get_system_timezone, getdate, now_datetime
 
 from cams_biometric import (
 	commands,
@@ -19,7 +19,7 @@ from cams_biometric import (
 )
 from cams_biometric.constants import DEVICE, DEVICE_USER, SETTINGS
 from cams_biometric.protocol import constants as c
-from cams_biometric.protocol.logtime import format_logtime
+from cams_biometric.protocol.logtime import format_logtime, wall_clock_at
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_punches
 from cams_biometric.tests.test_permissions import make_user
 from cams_biometric.tests.utils import (
@@ -31,6 +31,7 @@ from cams_biometric.tests.utils import (
 	make_device,
 	make_employee,
 	post_callback,
+	punch_body,
 	raw_rows,
 	run_queued_job,
 	unique,
@@ -216,6 +217,48 @@ class TestDeviceManagement(CamsTestCase):
 		for device in self.devices:
 			self.assertNotIn(self.user_id, self.gateways[device].users)
 			self.assertEqual(self.directory(device).status, "Deleted")
+
+	def test_an_access_window_is_the_one_the_device_enforces_in_its_own_time(self):
+		known, unknown = self.devices
+		gateway = self.gateways[known]
+		self.run_commands(employee_devices.enrol(self.employee, self.devices))
+		# A punch states the device's offset (the simulator's clock is at +05:30).
+		moment = datetime.now(timezone(gateway.utc_offset)).replace(microsecond=0)
+		self.assertEqual(
+			post_callback(punch_body(gateway.auth_token, self.user_id, moment), known).status_code, 200
+		)
+		self.assertEqual(frappe.db.get_value(DEVICE, known, "utc_offset"), "+05:30")
+		self.assertIsNone(frappe.db.get_value(DEVICE, unknown, "utc_offset"))
+
+		start, end = "2026-12-01 00:00:00", "2026-12-31 23:59:59"
+		self.run_commands(employee_devices.set_access_window(self.employee, start, end))
+		on_device = wall_clock_at(get_datetime(end), get_system_timezone(), gateway.utc_offset)
+		self.assertEqual(
+			gateway.users[self.user_id][c.ACCESS_TIME],
+			{
+				c.ACCESS_START: f"{wall_clock_at(get_datetime(start), get_system_timezone(), gateway.utc_offset)}",
+				c.ACCESS_END: f"{on_device}",
+			},
+		)
+		# The device lets the employee in until the last second of the window, not after.
+		self.assertTrue(gateway.may_punch(self.user_id, on_device))
+		self.assertFalse(gateway.may_punch(self.user_id, on_device + timedelta(seconds=1)))
+		# A device that has sent no punch yet: taken to keep the site's time.
+		self.assertEqual(
+			self.gateways[unknown].users[self.user_id][c.ACCESS_TIME],
+			{c.ACCESS_START: start, c.ACCESS_END: end},
+		)
+		# The directory shows the window as entered.
+		self.assertEqual(str(self.directory(known).access_end), end)
+
+		# The relieving date's window: the device's own time too.
+		relieving = add_days(getdate(now_datetime()), 20)
+		frappe.get_doc("Employee", self.employee).update({"relieving_date": relieving}).save()
+		self.run_commands(self.commands_of("Update Access Time"))
+		last_second = wall_clock_at(
+			get_datetime(f"{relieving} 23:59:59"), get_system_timezone(), gateway.utc_offset
+		)
+		self.assertEqual(gateway.users[self.user_id][c.ACCESS_TIME][c.ACCESS_END], f"{last_second}")
 
 	def test_devices_outside_the_employees_branch_are_refused(self):
 		other_branch = self.make_branch()
