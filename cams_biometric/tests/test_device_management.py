@@ -341,6 +341,30 @@ class TestDeviceManagement(CamsTestCase):
 			self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_ENABLE)
 			self.assertEqual(str(self.directory(device).access_end), f"{relieving} 23:59:59")
 
+	def test_coming_back_with_the_relieving_date_cleared_lifts_the_window(self):
+		self.run_commands(employee_devices.enrol(self.employee, self.devices))
+		relieving = add_days(getdate(now_datetime()), 5)
+		self.set_status("Left", relieving_date=relieving)
+		self.run_commands(self.commands_of("Update Access Time"))
+		day_after = get_datetime(f"{add_days(relieving, 1)} 09:00:00")
+		self.assertFalse(self.gateways[self.devices[0]].may_punch(self.user_id, day_after))
+
+		self.set_status("Active", relieving_date=None)
+		self.run_commands(self.commands_of("Enable User") + self.commands_of("Update Access Time"))
+		for device in self.devices:
+			self.assertTrue(self.gateways[device].may_punch(self.user_id, day_after), device)
+			self.assertEqual(str(self.directory(device).access_end), employee_devices.OPEN_END)
+
+	def test_leaving_with_the_id_cleared_in_the_same_save_disables_the_id_the_devices_know(self):
+		self.run_commands(employee_devices.enrol(self.employee, self.devices))
+		self.set_status("Left", relieving_date=getdate(now_datetime()), attendance_device_id=None)
+		disabled = self.run_commands(self.commands_of("Disable User"))
+		self.assertEqual(sorted(cmd.device for cmd in disabled), sorted(self.devices))
+		self.assertEqual({cmd.device_user_id for cmd in disabled}, {self.user_id})
+		for device in self.devices:
+			self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_DISABLE)
+			self.assertEqual(self.directory(device).access_enabled, 0)
+
 	def test_the_do_nothing_setting_and_a_missing_endpoint_send_nothing(self):
 		frappe.db.set_single_value(SETTINGS, "on_employee_leaving", employee_devices.NOTHING)
 		self.set_status("Left", relieving_date=getdate(now_datetime()))
