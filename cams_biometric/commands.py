@@ -226,11 +226,9 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 		return _finish(doc, DONE, reply=reply, status_code=0)
 
 
-def _carried_out(doc, reply: dict, already: bool = False):
+def _carried_out(doc, reply: dict):
 	"""Record what the device now holds: its information, or its directory of users."""
 	params = json.loads(doc.parameters or "{}")
-	if already:
-		params.pop("templates_from", None)  # the device kept the user it had, not our copy
 	if doc.operation == "Device Information":
 		device_information.store(doc.device, reply.get(c.DEVICE_INFORMATION))
 	elif doc.operation == "Delete All Users":
@@ -252,9 +250,8 @@ def _finish_refused(doc, error: cams.CamsError) -> str:
 					" there. Check the Attendance Device ID, or delete that user from the device first."
 				).format(doc.device_user_id, other, _full_name(doc) or _("(no name)")),
 			)
-		note = _("The device already was as asked ({0}).").format(error)
-		_carried_out(doc, {}, already=True)
-		return _finish(doc, DONE, status_code=error.status_code, note=note)
+		_already_so(doc, error)
+		return _finish(doc, DONE, status_code=error.status_code, note=_already_note(doc, error))
 	if doc.operation == "Device Information":
 		device_information.record_failure(doc.device, str(error))
 	return _finish(
@@ -263,6 +260,35 @@ def _finish_refused(doc, error: cams.CamsError) -> str:
 		status_code=error.status_code,
 		error=describe(error, _("send the command again when the device is back")),
 	)
+
+
+def _already_so(doc, error: cams.CamsError):
+	"""Record what an "already so" refusal proves, and only that: the device holds the user
+	(user exists), or does not (user not found). Not that it holds our name, templates or
+	access for them: it kept the user it had."""
+	if isinstance(error, cams.UserExists):
+		device_users.confirm_held(doc.device, doc.device_user_id)
+	else:
+		device_users.confirm_not_held(doc.device, doc.device_user_id)
+
+
+def _already_note(doc, error: cams.CamsError) -> str:
+	if isinstance(error, cams.UserNotFound):
+		return _("The device does not hold user {0} ({1}): nothing to do there.").format(
+			doc.device_user_id, error
+		)
+	note = _(
+		"The device already holds user {0} ({1}); it kept that user as it was, so their name, templates"
+		" and access were not changed."
+	).format(doc.device_user_id, error)
+	access = frappe.db.get_value(
+		device_users.DEVICE_USER,
+		{"device": doc.device, "device_user_id": doc.device_user_id},
+		"access_enabled",
+	)
+	if access == 0:
+		note += " " + _("The directory knows them as disabled there: use Enable to let them punch.")
+	return note
 
 
 def _full_name(doc) -> str:

@@ -365,6 +365,38 @@ class TestDeviceManagement(CamsTestCase):
 			self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_DISABLE)
 			self.assertEqual(self.directory(device).access_enabled, 0)
 
+	def test_the_directory_records_only_what_a_device_confirmed(self):
+		# Never enrolled, then left: every device in scope answers "user not found".
+		self.set_status("Left", relieving_date=getdate(now_datetime()))
+		disabled = self.run_commands(self.commands_of("Disable User"))
+		self.assertEqual([(cmd.status, cmd.status_code) for cmd in disabled], [("Done", 9)] * 2)
+		self.assertIn("does not hold", disabled[0].note)
+		self.assertFalse(frappe.get_all(DEVICE_USER, {"device_user_id": self.user_id}))
+		self.assertEqual(employee_devices.devices_of(self.employee)["rows"], [])
+
+		# Disabled on a device, then enrolled again: "user exists" proves the user is there,
+		# not that their access is enabled.
+		self.set_status("Active", relieving_date=None)
+		queued = {"device": ("in", self.devices), "status": "Queued"}
+		for name in frappe.get_all(commands.COMMAND, queued, pluck="name"):
+			drop_queued_job(f"cams_biometric:command:{name}")
+		frappe.db.delete(commands.COMMAND, queued)
+		device = self.devices[0]
+		self.run_commands(employee_devices.enrol(self.employee, [device]))
+		self.run_commands(employee_devices.set_access(self.employee, 0, [device]))
+		[again] = self.run_commands(employee_devices.enrol(self.employee, [device]))
+		self.assertEqual((again.status, again.status_code), ("Done", 8))
+		self.assertIn("use Enable", again.note)
+		self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_DISABLE)
+		row = self.directory(device)
+		self.assertEqual((row.status, row.access_enabled), ("Active", 0))
+
+		# Deleted on the device behind the directory's back: "not found" marks the row Deleted.
+		del self.gateways[device].users[self.user_id]
+		[gone] = self.run_commands(employee_devices.set_access(self.employee, 0, [device]))
+		self.assertEqual((gone.status, gone.status_code), ("Done", 9))
+		self.assertEqual(self.directory(device).status, "Deleted")
+
 	def test_the_do_nothing_setting_and_a_missing_endpoint_send_nothing(self):
 		frappe.db.set_single_value(SETTINGS, "on_employee_leaving", employee_devices.NOTHING)
 		self.set_status("Left", relieving_date=getdate(now_datetime()))
