@@ -7,11 +7,13 @@ adding a user the device already has, deleting one it does not have.
 
 import json
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import frappe
 from frappe import _
-from frappe.utils import get_datetime, get_system_timezone, now_datetime
+from frappe.utils import format_datetime, get_datetime, get_system_timezone, now_datetime
+from frappe.utils.background_jobs import get_job_status
+from rq.job import JobStatus
 
 from cams_biometric import device_information, device_users, processing
 from cams_biometric.constants import DEVICE
@@ -29,6 +31,17 @@ from cams_biometric.protocol.payload import redact, strip_biometrics
 
 COMMAND = "CAMS Device Command"
 QUEUED, SENT, DONE, FAILED = "Queued", "Sent", "Done", "Failed"
+ACTIVE_STATUSES = (QUEUED, SENT)
+
+# The long queue: a production bench's short worker (short, default) never takes a command,
+# so the punch drain (short) is never stuck behind a gateway that takes its time; a worker
+# listening on all three takes short jobs first.
+COMMAND_QUEUE = "long"
+# A live command touches its record at each try: at least every read timeout plus the longest
+# back-off (about 3 minutes), so one untouched for longer, with no job waiting, lost its job.
+LOST_AFTER_SECONDS = 300
+# Queued again this many times after losing its job; then it fails, saying why.
+MAX_RECOVERIES = 3
 
 
 def _user_names(params: dict) -> tuple[str, str]:
@@ -178,15 +191,35 @@ def queue_command(
 			"parameters": json.dumps(params, indent=1, default=str),
 		}
 	).insert(ignore_permissions=True)
+	enqueue_command(doc.name)
+	return doc.name
+
+
+def command_job_id(name: str, recoveries: int = 0) -> str:
+	# A recovery queues a new job id: a killed worker's stale "started" job (RQ keeps it until
+	# it cleans up) must not swallow it as a duplicate.
+	job_id = f"cams_biometric:command:{name}"
+	return f"{job_id}:{recoveries}" if recoveries else job_id
+
+
+def longest_life_seconds() -> float:
+	"""The longest a command's job can run: every try waiting out the client's timeouts, and
+	the back-off between tries."""
+	back_off = sum(retry_base_seconds() * 2**i for i in range(MAX_RETRIES))
+	return (MAX_RETRIES + 1) * sum(cams.DEFAULT_TIMEOUT) + back_off
+
+
+def enqueue_command(name: str, recoveries: int = 0):
 	frappe.enqueue(
 		"cams_biometric.commands.run_command_job",
-		queue="short",
-		job_id=f"cams_biometric:command:{doc.name}",
+		queue=COMMAND_QUEUE,
+		# RQ kills a job at its timeout: give the command its whole life, and a margin.
+		timeout=int(longest_life_seconds()) + 60,
+		job_id=command_job_id(name, recoveries),
 		deduplicate=True,
 		enqueue_after_commit=True,
-		name=doc.name,
+		name=name,
 	)
-	return doc.name
 
 
 def build_command(device: str, operation: str, device_user_id: str | None, params: dict) -> dict:
@@ -212,18 +245,72 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 	doc.db_set({"status": SENT, "sent_at": doc.sent_at or now_datetime(), "request": _to_json(request)})
 	frappe.db.commit()  # nosemgrep: a background job; the admin sees Sent at once
 
+	tries = 0  # by this job: a recovered command gets its retries again
 	while True:
+		tries += 1
 		doc.db_set("attempts", doc.attempts + 1)
 		try:
 			reply = client_for(doc.device).call(command, operation_id=doc.operation_id)
 		except cams.CamsError as e:
-			if e.transient and doc.attempts <= MAX_RETRIES:
+			if e.transient and tries <= MAX_RETRIES:
 				frappe.db.commit()  # nosemgrep
-				sleep(retry_base_seconds() * 2 ** (doc.attempts - 1))
+				sleep(retry_base_seconds() * 2 ** (tries - 1))
 				continue
 			return _finish_refused(doc, e)
 		_carried_out(doc, reply)
 		return _finish(doc, DONE, reply=reply, status_code=0)
+
+
+def lost_after() -> timedelta:
+	return timedelta(seconds=int(frappe.conf.get("cams_biometric_command_lost_after") or LOST_AFTER_SECONDS))
+
+
+def recover_lost_commands():
+	"""Scheduled: queue again, with the same OperationID, the commands whose job was lost (a
+	worker killed at its start or while sending, Redis flushed), as recover_lost_loads does
+	for loads; after MAX_RECOVERIES, fail them with what to do."""
+	cutoff = now_datetime() - lost_after()
+	for name in frappe.get_all(
+		COMMAND, filters={"status": ("in", ACTIVE_STATUSES), "modified": ("<", cutoff)}, pluck="name"
+	):
+		recover_if_lost(name, cutoff)
+		frappe.db.commit()  # nosemgrep: a scheduled job; each command on its own
+
+
+def recover_if_lost(name: str, cutoff) -> bool:
+	table = frappe.qb.DocType(COMMAND)
+	# A job taking the command holds its row: a locked row is a live command.
+	rows = (
+		frappe.qb.from_(table).select(table.name).where(table.name == name).for_update(skip_locked=True).run()
+	)
+	if not rows:
+		return False
+	doc = frappe.get_doc(COMMAND, name)
+	if doc.status not in ACTIVE_STATUSES or get_datetime(doc.modified) >= cutoff:
+		return False
+	if get_job_status(command_job_id(name, doc.recoveries)) == JobStatus.QUEUED:
+		return False  # waiting for a free worker, not lost
+	last_touched = format_datetime(doc.modified)
+	if doc.recoveries >= MAX_RECOVERIES:
+		error = _(
+			"Its background job was lost {0} times (a worker killed or restarted, Redis flushed)."
+			" Check that the background workers run (bench doctor), then send the command again."
+		).format(doc.recoveries + 1)
+		if doc.operation == "Device Information":
+			device_information.record_failure(doc.device, error)
+		doc.db_set({"status": FAILED, "error": error, "finished_at": now_datetime()})
+		doc.add_comment("Info", _("No progress since {0} and no job waiting: failed.").format(last_touched))
+		return True
+	doc.db_set("recoveries", doc.recoveries + 1)
+	doc.add_comment(
+		"Info",
+		_(
+			"No progress since {0} and no job waiting: its job was lost. Queued again with the same"
+			" Operation ID ({1} of {2})."
+		).format(last_touched, doc.recoveries, MAX_RECOVERIES),
+	)
+	enqueue_command(name, doc.recoveries)
+	return True
 
 
 def _carried_out(doc, reply: dict):
