@@ -17,7 +17,7 @@ from rq.job import JobStatus
 
 from cams_biometric import device_information, device_users, processing
 from cams_biometric.constants import DEVICE
-from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
+from cams_biometric.gateway import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import (

@@ -4,7 +4,7 @@ import frappe
 from frappe.utils import add_to_date, now_datetime
 from frappe.utils.background_jobs import get_job, get_queues_timeout
 
-from cams_biometric import commands, device_users, loads
+from cams_biometric import commands, device_users, gateway
 from cams_biometric.constants import SETTINGS
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
@@ -168,8 +168,8 @@ class TestDeviceCommands(CamsTestCase):
 		frappe.db.commit()  # nosemgrep: queued on commit
 		job = get_job(commands.command_job_id(name))
 		# Every try waits out the client's timeouts, with the back-off between tries.
-		tries = loads.MAX_RETRIES + 1
-		back_off = sum(loads.retry_base_seconds() * 2**i for i in range(loads.MAX_RETRIES))
+		tries = gateway.MAX_RETRIES + 1
+		back_off = sum(gateway.retry_base_seconds() * 2**i for i in range(gateway.MAX_RETRIES))
 		longest = tries * sum(cams.DEFAULT_TIMEOUT) + back_off
 		limit = job.timeout or get_queues_timeout()[job.origin]
 		self.assertGreater(limit, longest, "RQ must not kill a command between its tries")
