@@ -17,6 +17,7 @@ from cams_biometric.constants import CALLBACK_METHOD, DEVICE, PENDING, RAW_PUNCH
 from cams_biometric.failures import log_failure
 from cams_biometric.ingest import store_event, store_punch, to_json
 from cams_biometric.protocol import constants as c
+from cams_biometric.protocol.logtime import LogTimeError, format_utc_offset, parse_logtime
 from cams_biometric.protocol.payload import PayloadError, read_callback, redact, strip_biometrics
 
 # A device's Last Punch Received is written at most this often: writing it on every punch
@@ -189,8 +190,21 @@ def store(sender: Authenticated):
 		changes["aes_key_derivation"] = sender.aes_key_derivation
 	if sender.serial_mismatch != device.reported_serial_number:
 		changes["reported_serial_number"] = sender.serial_mismatch
+	if event.event_type == c.EVENT_PUNCH_LOG and (offset := _utc_offset_of(event.data)):
+		if offset != device.utc_offset:
+			changes["utc_offset"] = offset
 	if changes:
 		frappe.db.set_value(DEVICE, device.name, changes, update_modified=False)
+
+
+def _utc_offset_of(punch) -> str | None:
+	"""The UTC offset of the device's clock, as the LogTime of a real-time punch states it:
+	access windows are sent in the device's own time (employee_devices)."""
+	log_time = punch.get(c.LOG_TIME) if isinstance(punch, dict) else None
+	try:
+		return format_utc_offset(parse_logtime(log_time).utcoffset())
+	except LogTimeError:
+		return None
 
 
 def _note_last_punch(device: Device):

@@ -38,6 +38,7 @@ class Device:
 	auth_token: str | None
 	security_key: str | None
 	last_punch_received: datetime | None
+	utc_offset: str | None = None  # of its clock, as its last punch stated it
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 			table.reported_serial_number,
 			table.aes_key_derivation,
 			table.last_punch_received,
+			table.utc_offset,
 		)
 		.where(table.enabled == 1)
 		.orderby(table.name)
@@ -98,6 +100,7 @@ def enabled_devices(service_tag_id: str | None = None) -> list[Device]:
 				auth_token=token,
 				security_key=security_key,
 				last_punch_received=row.last_punch_received,
+				utc_offset=row.utc_offset or None,
 			)
 		)
 	return devices

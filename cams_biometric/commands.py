@@ -12,24 +12,44 @@ job fail.
 
 import json
 import time
+from datetime import datetime, timedelta
 
 import frappe
 from frappe import _
-from frappe.utils import cint, get_datetime, get_system_timezone, now_datetime
+from frappe.utils import cint, format_datetime, get_datetime, get_system_timezone, now_datetime
+from frappe.utils.background_jobs import get_job_status
+from rq.job import JobStatus
 
 from cams_biometric import device_information, device_users, processing
 from cams_biometric.constants import DEVICE
 from cams_biometric.failures import log_failure
-from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
+from cams_biometric.gateway import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
-from cams_biometric.protocol.logtime import from_local_naive
+from cams_biometric.protocol.logtime import (
+	MAX_YEAR,
+	LogTimeError,
+	from_local_naive,
+	parse_utc_offset,
+	wall_clock_at,
+)
 from cams_biometric.protocol.payload import redact, strip_biometrics
 
 COMMAND = "CAMS Device Command"
 QUEUED, SENT, DONE, FAILED = "Queued", "Sent", "Done", "Failed"
 # Recording what a command the device carried out changed (the directory) is tried this often.
 BOOKKEEPING_TRIES = 3
+ACTIVE_STATUSES = (QUEUED, SENT)
+
+# The long queue: a production bench's short worker (short, default) never takes a command,
+# so the punch drain (short) is never stuck behind a gateway that takes its time; a worker
+# listening on all three takes short jobs first.
+COMMAND_QUEUE = "long"
+# A live command touches its record at each try: at least every read timeout plus the longest
+# back-off (about 3 minutes), so one untouched for longer, with no job waiting, lost its job.
+LOST_AFTER_SECONDS = 300
+# Queued again this many times after losing its job; then it fails, saying why.
+MAX_RECOVERIES = 3
 
 
 def _user_names(params: dict) -> tuple[str, str]:
@@ -39,6 +59,27 @@ def _user_names(params: dict) -> tuple[str, str]:
 def _range(params: dict) -> tuple:
 	zone = get_system_timezone()
 	return tuple(from_local_naive(get_datetime(params[key]), zone) for key in ("start", "end"))
+
+
+LATEST_ACCESS_TIME = datetime(MAX_YEAR, 12, 31, 23, 59, 59)
+
+
+def device_utc_offset(device: str):
+	"""The UTC offset of the device's clock as its last punch stated it; None until then."""
+	try:
+		return parse_utc_offset(frappe.db.get_value(DEVICE, device, "utc_offset"))
+	except LogTimeError:
+		return None
+
+
+def _access_window(user: str, params: dict, device: str) -> dict:
+	"""UpdateAccessTime's Start and End on the device's own wall clock: the window entered in
+	the site's time zone, at the offset the device's punches state; as entered while the
+	device has sent no punch (it is taken to keep the site's time, as the device form says)."""
+	zone, offset = get_system_timezone(), device_utc_offset(device)
+	start, end = (wall_clock_at(get_datetime(params[key]), zone, offset) for key in ("start", "end"))
+	# A window without an end (employee_devices.OPEN_END) stays within the devices' years.
+	return cams.update_access_time_command(user, start, min(end, LATEST_ACCESS_TIME))
 
 
 def _add_user(user: str, params: dict) -> dict:
@@ -61,7 +102,7 @@ OPERATIONS = {
 	"Delete User": (True, lambda user, p: cams.delete_user_command(user)),
 	"Enable User": (True, lambda user, p: cams.user_access_command(user, True)),
 	"Disable User": (True, lambda user, p: cams.user_access_command(user, False)),
-	"Update Access Time": (True, lambda user, p: cams.update_access_time_command(user, *_range(p))),
+	"Update Access Time": (True, _access_window),
 	"Enroll Fingerprint": (True, lambda user, p: cams.enroll_fingerprint_command(user, *_user_names(p))),
 	"Resend Attendance": (False, lambda user, p: cams.resend_attendance_command(*_range(p))),
 	"Resend All Users": (False, lambda user, p: cams.resend_all_users_command()),
@@ -69,6 +110,8 @@ OPERATIONS = {
 	"Delete All Logs": (False, lambda user, p: cams.delete_all_logs_command()),
 	"Delete Attendance Photos": (False, lambda user, p: cams.delete_attendance_photos_command()),
 }
+# Operations whose command is built for the device's own clock: their builder takes the device.
+ON_DEVICE_CLOCK = frozenset({"Update Access Time"})
 # Erase a whole device's data: System Managers only, confirmed by typing the device's name.
 DANGEROUS = frozenset({"Delete All Users", "Delete All Logs", "Delete Attendance Photos"})
 # Refusals that mean the device already is as the command wants it (a user the device lacks
@@ -195,11 +238,11 @@ def queue_command(
 
 			if source := template_source(found, exclude_device=device):
 				params["templates_from"] = source
-	needs_user, build = OPERATIONS[operation]
+	needs_user = OPERATIONS[operation][0]
 	if needs_user and not device_user_id:
 		frappe.throw(_("{0} needs a device user id (or an Employee with one).").format(operation))
 	try:
-		build(device_user_id, params)  # bad input is refused now, not by the job
+		build_command(device, operation, device_user_id, params)  # bad input is refused now, not by the job
 	except (ValueError, KeyError) as e:
 		frappe.throw(_("Invalid parameters for {0}: {1}").format(operation, e))
 	doc = frappe.get_doc(
@@ -216,15 +259,42 @@ def queue_command(
 	)
 	doc.flags.from_outbox = True
 	doc.insert(ignore_permissions=True)
+	enqueue_command(doc.name)
+	return doc.name
+
+
+def command_job_id(name: str, recoveries: int = 0) -> str:
+	# A recovery queues a new job id: a killed worker's stale "started" job (RQ keeps it until
+	# it cleans up) must not swallow it as a duplicate.
+	job_id = f"cams_biometric:command:{name}"
+	return f"{job_id}:{recoveries}" if recoveries else job_id
+
+
+def longest_life_seconds() -> float:
+	"""The longest a command's job can run: every try waiting out the client's timeouts, and
+	the back-off between tries."""
+	back_off = sum(retry_base_seconds() * 2**i for i in range(MAX_RETRIES))
+	return (MAX_RETRIES + 1) * sum(cams.DEFAULT_TIMEOUT) + back_off
+
+
+def enqueue_command(name: str, recoveries: int = 0):
 	frappe.enqueue(
 		"cams_biometric.commands.run_command_job",
-		queue="short",
-		job_id=f"cams_biometric:command:{doc.name}",
+		queue=COMMAND_QUEUE,
+		# RQ kills a job at its timeout: give the command its whole life, and a margin.
+		timeout=int(longest_life_seconds()) + 60,
+		job_id=command_job_id(name, recoveries),
 		deduplicate=True,
 		enqueue_after_commit=True,
-		name=doc.name,
+		name=name,
 	)
-	return doc.name
+
+
+def build_command(device: str, operation: str, device_user_id: str | None, params: dict) -> dict:
+	build = OPERATIONS[operation][1]
+	if operation in ON_DEVICE_CLOCK:
+		return build(device_user_id, params, device)
+	return build(device_user_id, params)
 
 
 def run_command_job(name: str):
@@ -265,19 +335,21 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 	if doc.status not in (QUEUED, SENT):
 		return None
 	params = _params_now(doc)
-	command = OPERATIONS[doc.operation][1](doc.device_user_id, params)
+	command = build_command(doc.device, doc.operation, doc.device_user_id, params)
 	request = {**command, c.OPERATION_ID: doc.operation_id}
 	doc.db_set({"status": SENT, "sent_at": doc.sent_at or now_datetime(), "request": _to_json(request)})
 	frappe.db.commit()  # nosemgrep: a background job; the admin sees Sent at once
 
+	tries = 0  # by this job: a recovered command gets its retries again
 	while True:
+		tries += 1
 		doc.db_set("attempts", doc.attempts + 1)
 		try:
 			reply = client_for(doc.device).call(command, operation_id=doc.operation_id)
 		except cams.CamsError as e:
-			if e.transient and doc.attempts <= MAX_RETRIES:
+			if e.transient and tries <= MAX_RETRIES:
 				frappe.db.commit()  # nosemgrep
-				sleep(retry_base_seconds() * 2 ** (doc.attempts - 1))
+				sleep(retry_base_seconds() * 2 ** (tries - 1))
 				continue
 			return _finish_refused(doc, e, sleep)
 		return _record_carried_out(doc, sleep, reply=reply, finish={"reply": reply, "status_code": 0})
@@ -301,13 +373,19 @@ def _params_now(doc) -> dict:
 	return params
 
 
-def _record_carried_out(doc, sleep, reply: dict, finish: dict, already: bool = False) -> str:
-	"""The device did as asked: record it Done, with what it changed (its information, the
-	directory). That bookkeeping may fail once (a lock wait, a deadlock): it is tried again, and
-	should it never succeed the command is still Done, saying so, since the device did it."""
+def _record_carried_out(
+	doc, sleep, reply: dict, finish: dict, already: cams.CamsError | None = None
+) -> str:
+	"""The device did as asked, or already was so (``already``, its refusal): record it Done,
+	with what it changed (its information, the directory) or what the refusal proves. That
+	bookkeeping may fail once (a lock wait, a deadlock): it is tried again, and should it never
+	succeed the command is still Done, saying so, since the device did it."""
 	for attempt in range(1, BOOKKEEPING_TRIES + 1):
 		try:
-			_carried_out(doc, reply, already=already)
+			if already:
+				_already_so(doc, already)
+			else:
+				_carried_out(doc, reply)
 			return _finish(doc, DONE, **finish)
 		except Exception:
 			frappe.db.rollback()
@@ -321,11 +399,61 @@ def _record_carried_out(doc, sleep, reply: dict, finish: dict, already: bool = F
 			sleep(retry_base_seconds() * attempt)
 
 
-def _carried_out(doc, reply: dict, already: bool = False):
+def lost_after() -> timedelta:
+	return timedelta(seconds=int(frappe.conf.get("cams_biometric_command_lost_after") or LOST_AFTER_SECONDS))
+
+
+def recover_lost_commands():
+	"""Scheduled: queue again, with the same OperationID, the commands whose job was lost (a
+	worker killed at its start or while sending, Redis flushed), as recover_lost_loads does
+	for loads; after MAX_RECOVERIES, fail them with what to do."""
+	cutoff = now_datetime() - lost_after()
+	for name in frappe.get_all(
+		COMMAND, filters={"status": ("in", ACTIVE_STATUSES), "modified": ("<", cutoff)}, pluck="name"
+	):
+		recover_if_lost(name, cutoff)
+		frappe.db.commit()  # nosemgrep: a scheduled job; each command on its own
+
+
+def recover_if_lost(name: str, cutoff) -> bool:
+	table = frappe.qb.DocType(COMMAND)
+	# A job taking the command holds its row: a locked row is a live command.
+	rows = (
+		frappe.qb.from_(table).select(table.name).where(table.name == name).for_update(skip_locked=True).run()
+	)
+	if not rows:
+		return False
+	doc = frappe.get_doc(COMMAND, name)
+	if doc.status not in ACTIVE_STATUSES or get_datetime(doc.modified) >= cutoff:
+		return False
+	if get_job_status(command_job_id(name, doc.recoveries)) == JobStatus.QUEUED:
+		return False  # waiting for a free worker, not lost
+	last_touched = format_datetime(doc.modified)
+	if doc.recoveries >= MAX_RECOVERIES:
+		error = _(
+			"Its background job was lost {0} times (a worker killed or restarted, Redis flushed)."
+			" Check that the background workers run (bench doctor), then send the command again."
+		).format(doc.recoveries + 1)
+		if doc.operation == "Device Information":
+			device_information.record_failure(doc.device, error)
+		doc.db_set({"status": FAILED, "error": error, "finished_at": now_datetime()})
+		doc.add_comment("Info", _("No progress since {0} and no job waiting: failed.").format(last_touched))
+		return True
+	doc.db_set("recoveries", doc.recoveries + 1)
+	doc.add_comment(
+		"Info",
+		_(
+			"No progress since {0} and no job waiting: its job was lost. Queued again with the same"
+			" Operation ID ({1} of {2})."
+		).format(last_touched, doc.recoveries, MAX_RECOVERIES),
+	)
+	enqueue_command(name, doc.recoveries)
+	return True
+
+
+def _carried_out(doc, reply: dict):
 	"""Record what the device now holds: its information, or its directory of users."""
 	params = _params_now(doc)
-	if already:
-		params.pop("templates_from", None)  # the device kept the user it had, not our copy
 	if doc.operation == "Device Information":
 		device_information.store(doc.device, reply.get(c.DEVICE_INFORMATION))
 	elif doc.operation == "Delete All Users":
@@ -347,9 +475,12 @@ def _finish_refused(doc, error: cams.CamsError, sleep=time.sleep) -> str:
 					" there. Check the Attendance Device ID, or delete that user from the device first."
 				).format(doc.device_user_id, other, _full_name(doc) or _("(no name)")),
 			)
-		note = _("The device already was as asked ({0}).").format(error)
 		return _record_carried_out(
-			doc, sleep, reply={}, finish={"status_code": error.status_code, "note": note}, already=True
+			doc,
+			sleep,
+			reply={},
+			finish={"status_code": error.status_code, "note": _already_note(doc, error)},
+			already=error,
 		)
 	if doc.operation == "Device Information":
 		device_information.record_failure(doc.device, str(error))
@@ -359,6 +490,35 @@ def _finish_refused(doc, error: cams.CamsError, sleep=time.sleep) -> str:
 		status_code=error.status_code,
 		error=describe(error, _("send the command again when the device is back")),
 	)
+
+
+def _already_so(doc, error: cams.CamsError):
+	"""Record what an "already so" refusal proves, and only that: the device holds the user
+	(user exists), or does not (user not found). Not that it holds our name, templates or
+	access for them: it kept the user it had."""
+	if isinstance(error, cams.UserExists):
+		device_users.confirm_held(doc.device, doc.device_user_id)
+	else:
+		device_users.confirm_not_held(doc.device, doc.device_user_id)
+
+
+def _already_note(doc, error: cams.CamsError) -> str:
+	if isinstance(error, cams.UserNotFound):
+		return _("The device does not hold user {0} ({1}): nothing to do there.").format(
+			doc.device_user_id, error
+		)
+	note = _(
+		"The device already holds user {0} ({1}); it kept that user as it was, so their name, templates"
+		" and access were not changed."
+	).format(doc.device_user_id, error)
+	access = frappe.db.get_value(
+		device_users.DEVICE_USER,
+		{"device": doc.device, "device_user_id": doc.device_user_id},
+		"access_enabled",
+	)
+	if access == 0:
+		note += " " + _("The directory knows them as disabled there: use Enable to let them punch.")
+	return note
 
 
 def _full_name(doc) -> str:

@@ -32,3 +32,7 @@ DEFAULT_RETENTION_DAYS = 90
 
 # Log Settings must keep a punch at least as long as the gateway can send it again.
 MIN_RETENTION_DAYS = 31
+
+# Employee statuses of someone leaving: the devices take them, and their punches are theirs,
+# until the relieving date (employee_devices, processing.employee_is_active).
+LEAVING_STATUSES = ("Left", "Inactive")

@@ -103,6 +103,23 @@ def apply_command(device: str, user_id: str, operation: str, params: dict | None
 	_save(name, user_id, device, state, SOURCE_COMMAND, linked, **extra)
 
 
+def confirm_held(device: str, user_id: str):
+	"""The device answered "user exists" (StatusCode 8): it holds the user. That is all the
+	answer proves, so the names, access and templates known for them stay as they were (a
+	user disabled there stays disabled here); a user the directory did not know gets a row."""
+	name, stored = _row_of(device, user_id)
+	state = merge.apply_user_update(_read_state(stored), {c.USER_ID: user_id})
+	_save(name, user_id, device, state, SOURCE_COMMAND)
+
+
+def confirm_not_held(device: str, user_id: str):
+	"""The device answered "user not found" (StatusCode 9): it does not hold the user. Their
+	row, if the directory has one, says Deleted; none is made for a user it never had."""
+	if not frappe.db.exists(DEVICE_USER, {"directory_key": _key(device, user_id)}):
+		return
+	apply_command(device, user_id, "Delete User")
+
+
 def mark_all_deleted(device: str):
 	"""After Delete All Users: every user of ``device`` is gone from it."""
 	for user_id in frappe.get_all(

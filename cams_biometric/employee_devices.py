@@ -13,9 +13,8 @@ from frappe import _
 from frappe.utils import cint, get_datetime, getdate, now_datetime
 
 from cams_biometric import commands, device_users
-from cams_biometric.constants import DEVICE, DEVICE_USER, SETTINGS
+from cams_biometric.constants import DEVICE, DEVICE_USER, LEAVING_STATUSES, SETTINGS
 
-LEAVING_STATUSES = ("Left", "Inactive")
 DISABLE, DELETE, NOTHING = "Disable on devices", "Delete from devices", "Do nothing"
 # An access window without an end: the devices' clock format has no "open ended".
 OPEN_END = "2099-12-31 23:59:59"
@@ -230,19 +229,26 @@ def remove(employee: str, devices: list | str | None = None) -> list[str]:
 def on_employee_update(doc, method=None):
 	"""Left / Inactive: disable or delete on the devices; Active again: undo; a future
 	relieving date: the access window ends on it."""
-	if not doc.attendance_device_id or not frappe.db.get_single_value(SETTINGS, "restful_endpoint"):
-		return
 	before = doc.get_doc_before_save()
-	if before is None:
+	if before is None or not frappe.db.get_single_value(SETTINGS, "restful_endpoint"):
+		return
+	was_leaving = before.status in LEAVING_STATUSES
+	leaving = doc.status in LEAVING_STATUSES and not was_leaving
+	# A leaver is acted on by the id the devices know them by, the one before this save: an id
+	# changed or cleared in the same save must not leave that user enabled on the devices.
+	# Anything else goes to the id the Employee has from now on.
+	device_user_id = (
+		(before.attendance_device_id or doc.attendance_device_id) if leaving else doc.attendance_device_id
+	)
+	if not device_user_id:
 		return
 	leaving_action = frappe.db.get_single_value(SETTINGS, "on_employee_leaving") or DISABLE
 	if leaving_action == NOTHING:
 		return
 	employee = frappe._dict(
-		name=doc.name, attendance_device_id=doc.attendance_device_id, company=doc.company, branch=doc.branch
+		name=doc.name, attendance_device_id=device_user_id, company=doc.company, branch=doc.branch
 	)
-	was_leaving = before.status in LEAVING_STATUSES
-	if doc.status in LEAVING_STATUSES and not was_leaving:
+	if leaving:
 		if _in_future(doc.relieving_date):
 			_on_relieving_date(doc, employee)  # they may punch until their last day
 		else:
@@ -256,7 +262,9 @@ def on_employee_update(doc, method=None):
 def _on_leaving(doc, employee, action: str):
 	operation = "Delete User" if action == DELETE else "Disable User"
 	for device in devices_holding(employee) or devices_in_scope(employee):
-		commands.queue_command(device, operation, employee=doc.name)
+		commands.queue_command(
+			device, operation, device_user_id=employee.attendance_device_id, employee=doc.name
+		)
 	_tell(
 		doc,
 		_("{0} is being {1} on the CAMS devices.").format(
@@ -266,12 +274,19 @@ def _on_leaving(doc, employee, action: str):
 
 
 def _on_return(doc, employee, action: str):
+	user_id = employee.attendance_device_id
 	if action == DELETE:
 		for device in devices_in_scope(employee):
-			commands.queue_command(device, "Add User", employee=doc.name, params={"copy_templates": 1})
+			commands.queue_command(
+				device, "Add User", device_user_id=user_id, employee=doc.name, params={"copy_templates": 1}
+			)
 	else:
-		for device in devices_holding(employee) or devices_in_scope(employee):
-			commands.queue_command(device, "Enable User", employee=doc.name)
+		devices = devices_holding(employee) or devices_in_scope(employee)
+		for device in devices:
+			commands.queue_command(device, "Enable User", device_user_id=user_id, employee=doc.name)
+		# Coming back ends the notice period: the window that ended on the relieving date goes,
+		# unless a relieving date is still ahead.
+		_send_window(doc, employee, devices, _window_end(doc) or OPEN_END)
 	_tell(doc, _("{0} is being added back on the CAMS devices.").format(doc.employee_name or doc.name))
 
 
@@ -280,25 +295,40 @@ def _in_future(day) -> bool:
 
 
 def _on_relieving_date(doc, employee):
-	if doc.relieving_date and getdate(doc.relieving_date) >= getdate(now_datetime()):
-		end = f"{getdate(doc.relieving_date)} 23:59:59"
-	elif not doc.relieving_date:
-		end = OPEN_END  # the relieving date was cleared: lift the window's end
-	else:
-		return  # a relieving date in the past on an Active employee: HR's to sort out
-	start = f"{getdate(doc.date_of_joining or now_datetime())} 00:00:00"
-	if get_datetime(end) <= get_datetime(start):
-		return
-	for device in devices_holding(employee) or devices_in_scope(employee):
-		commands.queue_command(
-			device, "Update Access Time", employee=doc.name, params={"start": start, "end": end}
+	end = _window_end(doc)
+	if _send_window(doc, employee, devices_holding(employee) or devices_in_scope(employee), end):
+		_tell(
+			doc,
+			_("The CAMS devices take {0}'s punches until {1}.").format(
+				doc.employee_name or doc.name, frappe.format(end, "Datetime")
+			),
 		)
-	_tell(
-		doc,
-		_("The CAMS devices take {0}'s punches until {1}.").format(
-			doc.employee_name or doc.name, frappe.format(end, "Datetime")
-		),
-	)
+
+
+def _window_end(doc) -> str | None:
+	"""The access window's end for the employee's relieving date: that day's last second, or
+	no end when it is cleared; None for a date already past (HR's to sort out)."""
+	if doc.relieving_date and getdate(doc.relieving_date) >= getdate(now_datetime()):
+		return f"{getdate(doc.relieving_date)} 23:59:59"
+	if not doc.relieving_date:
+		return OPEN_END  # the relieving date was cleared: lift the window's end
+	return None
+
+
+def _send_window(doc, employee, devices: list[str], end: str | None) -> bool:
+	"""Update Access Time on ``devices``: from the date of joining to ``end``."""
+	start = f"{getdate(doc.date_of_joining or now_datetime())} 00:00:00"
+	if not end or get_datetime(end) <= get_datetime(start):
+		return False
+	for device in devices:
+		commands.queue_command(
+			device,
+			"Update Access Time",
+			device_user_id=employee.attendance_device_id,
+			employee=doc.name,
+			params={"start": start, "end": end},
+		)
+	return True
 
 
 def _tell(doc, message: str):

@@ -60,11 +60,12 @@ after_request = ["cams_biometric.api.after_request"]
 
 scheduler_events = {
 	"cron": {
-		# Catch rows whose job never ran, and loads whose worker died (worker killed or
-		# stopped, database restarted, Redis flushed).
+		# Catch rows whose job never ran, and loads and device commands whose worker died
+		# (worker killed or stopped, database restarted, Redis flushed).
 		"* * * * *": [
 			"cams_biometric.processing.process_pending_punches",
 			"cams_biometric.loads.recover_lost_loads",
+			"cams_biometric.commands.recover_lost_commands",
 		],
 		# Devices gone silent (and back); Last Sync of Checkin of the shifts held for late
 		# devices, well ahead of HRMS' hourly attendance run.

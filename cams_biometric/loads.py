@@ -16,20 +16,17 @@ from frappe.utils import format_datetime, get_datetime, get_system_timezone, now
 from frappe.utils.background_jobs import get_job_status
 from rq.job import JobStatus
 
-from cams_biometric import processing
-from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
-	endpoint_problem,
-)
+from cams_biometric import load_resend, processing
 from cams_biometric.constants import (
 	DEVICE,
 	DUPLICATE,
 	ERROR,
 	PENDING,
 	RAW_PUNCH,
-	SETTINGS,
 	SOURCE_LOADLOG,
 	UNMAPPED,
 )
+from cams_biometric.gateway import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.ingest import raw_punch_values, store_punch, to_json
 from cams_biometric.protocol import client as cams
 from cams_biometric.protocol.logtime import from_local_naive, to_local_naive
@@ -45,21 +42,15 @@ QUEUED, RUNNING, COMPLETED, PARTIAL, FAILED = (
 ACTIVE_STATUSES = (QUEUED, RUNNING)
 RESUMABLE_STATUSES = (FAILED, PARTIAL, RUNNING)
 
-MAX_RETRIES = 5
-RETRY_BASE_SECONDS = 5  # 5, 10, 20, 40, 80 seconds between tries of one page
 # A live page job touches its load at least every ~3 minutes (a 100 s request timeout, then
 # an 80 s back-off), so a load untouched for longer, with no job waiting, lost its worker.
 LOST_AFTER_SECONDS = 300
 PROGRESS_EVENT = "cams_load_progress"
 
 
-# Site config can shorten both, e.g. for the fault drills in robustness/.
+# Site config can shorten it, e.g. for the fault drills in robustness/.
 def lost_after() -> timedelta:
 	return timedelta(seconds=int(frappe.conf.get("cams_biometric_load_lost_after") or LOST_AFTER_SECONDS))
-
-
-def retry_base_seconds() -> float:
-	return float(frappe.conf.get("cams_biometric_retry_base_seconds") or RETRY_BASE_SECONDS)
 
 
 def validate_range(from_time, to_time):
@@ -239,24 +230,6 @@ def recover_if_lost(name: str, cutoff) -> bool:
 	return True
 
 
-def client_for(device: str) -> cams.CamsClient:
-	endpoint = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
-	if not endpoint:
-		raise cams.InvalidRequest("Set the RESTful Endpoint URL in CAMS Biometric Settings first.")
-	if problem := endpoint_problem(endpoint):  # e.g. an http URL saved before https was required
-		raise cams.InvalidRequest(problem)
-	values = frappe.db.get_value(DEVICE, device, ["aes_key_derivation"], as_dict=True)
-	from frappe.utils.password import get_decrypted_password
-
-	return cams.CamsClient(
-		endpoint,
-		device,
-		get_decrypted_password(DEVICE, device, "auth_token", raise_exception=False) or "",
-		security_key=get_decrypted_password(DEVICE, device, "security_key", raise_exception=False),
-		aes_key_derivation=values.aes_key_derivation if values else None,
-	)
-
-
 def load_page(name: str, sleep=time.sleep) -> bool:
 	"""Fetch, store and process the load's next page; True when another page follows.
 
@@ -293,8 +266,6 @@ def load_page(name: str, sleep=time.sleep) -> bool:
 				continue
 			error = describe(e)
 			if isinstance(e, cams.FeatureNotSupported):
-				from cams_biometric import load_resend  # it sends commands, which use this module
-
 				error = load_resend.offer(doc, e)
 			stop(doc, FAILED if not doc.pages_fetched else PARTIAL, error=error)
 			return False
@@ -428,19 +399,6 @@ def stop(doc, status: str, stop_reason: str | None = None, error: str | None = N
 	doc.db_set(values)
 	frappe.db.commit()  # nosemgrep
 	publish_progress(doc, done=True)
-
-
-def describe(error: cams.CamsError, after_giving_up: str | None = None) -> str:
-	"""The error with what the admin should do: the advice for a refusal, or, for a transient
-	failure retried in vain, ``after_giving_up`` (default: resume the load)."""
-	advice = next((text for kind, text in cams.ADVICE.items() if isinstance(error, kind)), None)
-	if advice:
-		return f"{error} {_(advice)}"
-	if error.transient:
-		return _("{0}. Gave up after {1} retries; {2}.").format(
-			error, MAX_RETRIES, after_giving_up or _("resume the load when the gateway is back")
-		)
-	return str(error)
 
 
 def publish_progress(doc, message: str | None = None, done: bool = False):

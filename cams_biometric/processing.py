@@ -25,6 +25,7 @@ from cams_biometric.constants import (
 	DUPLICATE,
 	ERROR,
 	IGNORED,
+	LEAVING_STATUSES,
 	PENDING,
 	PROCESSED,
 	RAW_PUNCH,
@@ -260,12 +261,28 @@ def maps_to_employee(punch: Punch) -> Outcome | None:
 
 
 def employee_is_active(punch: Punch) -> Outcome | None:
-	if punch.employee.status != "Active":
-		return Outcome(
-			ERROR,
-			error=_("Employee {0} is {1}, not Active").format(punch.employee.name, punch.employee.status),
-			**punch.found(),
+	"""Active, or Left / Inactive with the punch on or before the relieving date: HR sets Left
+	when notice is given, and the devices take the employee until that day (employee_devices),
+	so the notice period's punches are theirs."""
+	employee = punch.employee
+	if employee.status == "Active":
+		return None
+	if (
+		employee.status in LEAVING_STATUSES
+		and employee.relieving_date
+		and getdate(punch.row.punch_time) <= getdate(employee.relieving_date)
+	):
+		return None
+	reason = _("Employee {0} is {1}, not Active").format(employee.name, employee.status)
+	if employee.status in LEAVING_STATUSES:
+		reason = (
+			_("Employee {0} is {1}, and the punch is after their relieving date ({2})").format(
+				employee.name, employee.status, employee.relieving_date
+			)
+			if employee.relieving_date
+			else _("Employee {0} is {1}, with no relieving date").format(employee.name, employee.status)
 		)
+	return Outcome(ERROR, error=reason, **punch.found())
 
 
 def within_employment(punch: Punch) -> Outcome | None:

@@ -5,10 +5,13 @@ import pytest
 from cams_biometric.protocol.logtime import (
 	LogTimeError,
 	format_logtime,
+	format_utc_offset,
 	is_ambiguous,
 	parse_logtime,
+	parse_utc_offset,
 	to_local_naive,
 	to_utc,
+	wall_clock_at,
 )
 
 
@@ -111,3 +114,33 @@ def test_the_repeated_hour_of_a_fall_back_is_ambiguous():
 	assert not is_ambiguous(datetime(2025, 11, 2, 2, 30), "America/New_York")
 	assert not is_ambiguous(datetime(2025, 11, 2, 0, 59), "America/New_York")
 	assert not is_ambiguous(datetime(2025, 11, 2, 1, 30), "Asia/Kolkata")  # no daylight saving
+
+
+@pytest.mark.parametrize(
+	"offset, text",
+	[
+		(timedelta(hours=5, minutes=30), "+05:30"),
+		(timedelta(0), "+00:00"),
+		(-timedelta(hours=4, minutes=30), "-04:30"),
+		(timedelta(hours=14), "+14:00"),
+	],
+)
+def test_utc_offsets_round_trip(offset, text):
+	assert format_utc_offset(offset) == text
+	assert parse_utc_offset(text) == offset
+
+
+@pytest.mark.parametrize("text", ["", "0530", "+5:30", "+05:60", "+15:00", None, 330])
+def test_other_utc_offsets_are_refused(text):
+	with pytest.raises(LogTimeError):
+		parse_utc_offset(text)
+
+
+def test_wall_clock_of_a_site_time_on_a_device_clock():
+	end = datetime(2026, 12, 31, 23, 59, 59)
+	assert wall_clock_at(end, "Asia/Kolkata", timedelta(hours=5, minutes=30)) == end
+	# New York in winter is UTC-5: 10 h 30 min behind a device at +05:30.
+	assert wall_clock_at(end, "America/New_York", timedelta(hours=5, minutes=30)) == datetime(
+		2027, 1, 1, 10, 29, 59
+	)
+	assert wall_clock_at(end, "America/New_York", None) == end, "an unknown offset keeps the site's time"

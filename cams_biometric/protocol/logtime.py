@@ -119,3 +119,33 @@ def is_ambiguous(value: datetime, time_zone: str) -> bool:
 	repeated when daylight saving time ends), so that it alone does not name an instant."""
 	zone = ZoneInfo(time_zone)
 	return value.replace(tzinfo=zone, fold=0).utcoffset() != value.replace(tzinfo=zone, fold=1).utcoffset()
+
+
+_UTC_OFFSET = re.compile(r"^\s*(?P<sign>[+-])(?P<hours>\d{2}):(?P<minutes>\d{2})\s*$")
+
+
+def format_utc_offset(offset: timedelta) -> str:
+	"""A UTC offset as a device's record keeps it: ``+05:30``, ``-04:00``."""
+	minutes = int(offset.total_seconds() // 60)
+	sign = "-" if minutes < 0 else "+"
+	hours, minutes = divmod(abs(minutes), 60)
+	return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def parse_utc_offset(text: str) -> timedelta:
+	"""The offset ``format_utc_offset`` wrote; LogTimeError for anything else."""
+	match = _UTC_OFFSET.match(text or "") if isinstance(text, str) else None
+	if not match or int(match["minutes"]) >= 60:
+		raise LogTimeError(f"{text!r} is not a UTC offset like +05:30")
+	offset = timedelta(hours=int(match["hours"]), minutes=int(match["minutes"]))
+	if offset > MAX_OFFSET:
+		raise LogTimeError(f"{text!r} is beyond ±14:00")
+	return -offset if match["sign"] == "-" else offset
+
+
+def wall_clock_at(value: datetime, time_zone: str, utc_offset: timedelta | None) -> datetime:
+	"""The naive wall-clock time ``value`` (naive, in the IANA zone ``time_zone``) reads on a
+	clock at ``utc_offset``; unchanged when the offset is not known (None)."""
+	if utc_offset is None:
+		return value
+	return from_local_naive(value, time_zone).astimezone(timezone(utc_offset)).replace(tzinfo=None)

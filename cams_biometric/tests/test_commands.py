@@ -2,9 +2,11 @@
 
 import frappe
 from frappe.utils import add_to_date, now_datetime
+from frappe.utils.background_jobs import get_job, get_queues_timeout
 
-from cams_biometric import commands, device_users
+from cams_biometric import commands, device_users, gateway
 from cams_biometric.constants import SETTINGS
+from cams_biometric.protocol import client as cams
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.simulator import Gateway, GatewayServer
 from cams_biometric.tests.test_permissions import make_user
@@ -12,6 +14,7 @@ from cams_biometric.tests.utils import (
 	CamsTestCase,
 	cleanup,
 	delete_employees,
+	drop_queued_job,
 	make_device,
 	make_employee,
 	run_queued_job,
@@ -158,3 +161,76 @@ class TestDeviceCommands(CamsTestCase):
 				commands.send_command(self.stgid, "Device Information")
 		frappe.set_user(hr_manager)
 		self.assertTrue(commands.send_command(self.stgid, "Device Information"))
+
+	# -- a command's job: bounded, out of the drain's way, recovered when lost -----------------
+	def test_a_command_job_has_time_for_every_try_and_leaves_the_drains_queue_alone(self):
+		name = commands.send_command(self.stgid, "Device Information")
+		frappe.db.commit()  # nosemgrep: queued on commit
+		job = get_job(commands.command_job_id(name))
+		# Every try waits out the client's timeouts, with the back-off between tries.
+		tries = gateway.MAX_RETRIES + 1
+		back_off = sum(gateway.retry_base_seconds() * 2**i for i in range(gateway.MAX_RETRIES))
+		longest = tries * sum(cams.DEFAULT_TIMEOUT) + back_off
+		limit = job.timeout or get_queues_timeout()[job.origin]
+		self.assertGreater(limit, longest, "RQ must not kill a command between its tries")
+		self.assertNotEqual(job.origin, "short", "the punch drain's queue")
+		drop_queued_job(job.id)
+
+	def age(self, name, minutes):
+		frappe.db.sql(
+			"update `tabCAMS Device Command` set modified = %s where name = %s",
+			(add_to_date(now_datetime(), minutes=-minutes), name),
+		)
+		frappe.db.commit()  # nosemgrep
+
+	def comments(self, name):
+		return frappe.get_all(
+			"Comment",
+			filters={"reference_doctype": commands.COMMAND, "reference_name": name},
+			pluck="content",
+		)
+
+	def test_a_command_whose_job_was_lost_is_sent_again_with_the_same_operation_id(self):
+		self.assertIn(
+			"cams_biometric.commands.recover_lost_commands",
+			frappe.get_hooks("scheduler_events")["cron"]["* * * * *"],
+		)
+		name = commands.send_command(self.stgid, "Device Information")
+		frappe.db.commit()  # nosemgrep
+		# Waiting for a free worker, however long: not lost.
+		self.age(name, 30)
+		commands.recover_lost_commands()
+		self.assertEqual(self.record(name).recoveries, 0)
+
+		# The worker died as it took the job: the command stays Queued with no job.
+		drop_queued_job(commands.command_job_id(name))
+		self.age(name, 6)
+		commands.recover_lost_commands()
+		record = self.record(name)
+		self.assertEqual((record.status, record.recoveries), ("Queued", 1))
+		self.assertTrue(any("job was lost" in text for text in self.comments(name)))
+		run_queued_job(commands.command_job_id(name, 1))
+		record = self.record(name)
+		self.assertEqual((record.status, record.attempts), ("Done", 1))
+		self.assertEqual({call["operation_id"] for call in self.gateway.calls}, {record.operation_id})
+
+	def test_a_command_lost_again_and_again_fails_saying_what_to_do(self):
+		name = commands.send_command(self.stgid, "Device Information")
+		frappe.db.commit()  # nosemgrep
+		drop_queued_job(commands.command_job_id(name))
+		# Killed while it was sending: Sent, after some tries.
+		frappe.db.set_value(commands.COMMAND, name, {"status": "Sent", "attempts": 3})
+		for recovery in range(1, commands.MAX_RECOVERIES + 1):
+			self.age(name, 6)
+			commands.recover_lost_commands()
+			self.assertEqual((self.record(name).status, self.record(name).recoveries), ("Sent", recovery))
+			drop_queued_job(commands.command_job_id(name, recovery))
+		self.age(name, 6)
+		commands.recover_lost_commands()
+		record = self.record(name)
+		self.assertEqual(record.status, "Failed")
+		self.assertIn("bench doctor", record.error)
+		self.assertIn(
+			"bench doctor",
+			frappe.db.get_value("CAMS Biometric Device", self.stgid, "device_information_error"),
+		)

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import frappe
-from frappe.utils import add_days, get_datetime, getdate, now_datetime
+from frappe.utils import add_days, get_datetime, get_system_timezone, getdate, now_datetime
 
 from cams_biometric import (
 	commands,
@@ -19,7 +19,7 @@ from cams_biometric import (
 )
 from cams_biometric.constants import DEVICE, DEVICE_USER, SETTINGS
 from cams_biometric.protocol import constants as c
-from cams_biometric.protocol.logtime import format_logtime
+from cams_biometric.protocol.logtime import format_logtime, wall_clock_at
 from cams_biometric.protocol.simulator import Gateway, GatewayServer, generate_punches
 from cams_biometric.tests.test_permissions import make_user
 from cams_biometric.tests.utils import (
@@ -31,6 +31,7 @@ from cams_biometric.tests.utils import (
 	make_device,
 	make_employee,
 	post_callback,
+	punch_body,
 	raw_rows,
 	run_queued_job,
 	unique,
@@ -217,6 +218,48 @@ class TestDeviceManagement(CamsTestCase):
 			self.assertNotIn(self.user_id, self.gateways[device].users)
 			self.assertEqual(self.directory(device).status, "Deleted")
 
+	def test_an_access_window_is_the_one_the_device_enforces_in_its_own_time(self):
+		known, unknown = self.devices
+		gateway = self.gateways[known]
+		self.run_commands(employee_devices.enrol(self.employee, self.devices))
+		# A punch states the device's offset (the simulator's clock is at +05:30).
+		moment = datetime.now(timezone(gateway.utc_offset)).replace(microsecond=0)
+		self.assertEqual(
+			post_callback(punch_body(gateway.auth_token, self.user_id, moment), known).status_code, 200
+		)
+		self.assertEqual(frappe.db.get_value(DEVICE, known, "utc_offset"), "+05:30")
+		self.assertIsNone(frappe.db.get_value(DEVICE, unknown, "utc_offset"))
+
+		start, end = "2026-12-01 00:00:00", "2026-12-31 23:59:59"
+		self.run_commands(employee_devices.set_access_window(self.employee, start, end))
+		on_device = wall_clock_at(get_datetime(end), get_system_timezone(), gateway.utc_offset)
+		self.assertEqual(
+			gateway.users[self.user_id][c.ACCESS_TIME],
+			{
+				c.ACCESS_START: f"{wall_clock_at(get_datetime(start), get_system_timezone(), gateway.utc_offset)}",
+				c.ACCESS_END: f"{on_device}",
+			},
+		)
+		# The device lets the employee in until the last second of the window, not after.
+		self.assertTrue(gateway.may_punch(self.user_id, on_device))
+		self.assertFalse(gateway.may_punch(self.user_id, on_device + timedelta(seconds=1)))
+		# A device that has sent no punch yet: taken to keep the site's time.
+		self.assertEqual(
+			self.gateways[unknown].users[self.user_id][c.ACCESS_TIME],
+			{c.ACCESS_START: start, c.ACCESS_END: end},
+		)
+		# The directory shows the window as entered.
+		self.assertEqual(str(self.directory(known).access_end), end)
+
+		# The relieving date's window: the device's own time too.
+		relieving = add_days(getdate(now_datetime()), 20)
+		frappe.get_doc("Employee", self.employee).update({"relieving_date": relieving}).save()
+		self.run_commands(self.commands_of("Update Access Time"))
+		last_second = wall_clock_at(
+			get_datetime(f"{relieving} 23:59:59"), get_system_timezone(), gateway.utc_offset
+		)
+		self.assertEqual(gateway.users[self.user_id][c.ACCESS_TIME][c.ACCESS_END], f"{last_second}")
+
 	def test_devices_outside_the_employees_branch_are_refused(self):
 		other_branch = self.make_branch()
 		elsewhere, _ = make_device(branch=other_branch)
@@ -297,6 +340,62 @@ class TestDeviceManagement(CamsTestCase):
 		for device in self.devices:
 			self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_ENABLE)
 			self.assertEqual(str(self.directory(device).access_end), f"{relieving} 23:59:59")
+
+	def test_coming_back_with_the_relieving_date_cleared_lifts_the_window(self):
+		self.run_commands(employee_devices.enrol(self.employee, self.devices))
+		relieving = add_days(getdate(now_datetime()), 5)
+		self.set_status("Left", relieving_date=relieving)
+		self.run_commands(self.commands_of("Update Access Time"))
+		day_after = get_datetime(f"{add_days(relieving, 1)} 09:00:00")
+		self.assertFalse(self.gateways[self.devices[0]].may_punch(self.user_id, day_after))
+
+		self.set_status("Active", relieving_date=None)
+		self.run_commands(self.commands_of("Enable User") + self.commands_of("Update Access Time"))
+		for device in self.devices:
+			self.assertTrue(self.gateways[device].may_punch(self.user_id, day_after), device)
+			self.assertEqual(str(self.directory(device).access_end), employee_devices.OPEN_END)
+
+	def test_leaving_with_the_id_cleared_in_the_same_save_disables_the_id_the_devices_know(self):
+		self.run_commands(employee_devices.enrol(self.employee, self.devices))
+		self.set_status("Left", relieving_date=getdate(now_datetime()), attendance_device_id=None)
+		disabled = self.run_commands(self.commands_of("Disable User"))
+		self.assertEqual(sorted(cmd.device for cmd in disabled), sorted(self.devices))
+		self.assertEqual({cmd.device_user_id for cmd in disabled}, {self.user_id})
+		for device in self.devices:
+			self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_DISABLE)
+			self.assertEqual(self.directory(device).access_enabled, 0)
+
+	def test_the_directory_records_only_what_a_device_confirmed(self):
+		# Never enrolled, then left: every device in scope answers "user not found".
+		self.set_status("Left", relieving_date=getdate(now_datetime()))
+		disabled = self.run_commands(self.commands_of("Disable User"))
+		self.assertEqual([(cmd.status, cmd.status_code) for cmd in disabled], [("Done", 9)] * 2)
+		self.assertIn("does not hold", disabled[0].note)
+		self.assertFalse(frappe.get_all(DEVICE_USER, {"device_user_id": self.user_id}))
+		self.assertEqual(employee_devices.devices_of(self.employee)["rows"], [])
+
+		# Disabled on a device, then enrolled again: "user exists" proves the user is there,
+		# not that their access is enabled.
+		self.set_status("Active", relieving_date=None)
+		queued = {"device": ("in", self.devices), "status": "Queued"}
+		for name in frappe.get_all(commands.COMMAND, queued, pluck="name"):
+			drop_queued_job(f"cams_biometric:command:{name}")
+		frappe.db.delete(commands.COMMAND, queued)
+		device = self.devices[0]
+		self.run_commands(employee_devices.enrol(self.employee, [device]))
+		self.run_commands(employee_devices.set_access(self.employee, 0, [device]))
+		[again] = self.run_commands(employee_devices.enrol(self.employee, [device]))
+		self.assertEqual((again.status, again.status_code), ("Done", 8))
+		self.assertIn("use Enable", again.note)
+		self.assertEqual(self.gateways[device].users[self.user_id][c.ACCESS], c.ACCESS_DISABLE)
+		row = self.directory(device)
+		self.assertEqual((row.status, row.access_enabled), ("Active", 0))
+
+		# Deleted on the device behind the directory's back: "not found" marks the row Deleted.
+		del self.gateways[device].users[self.user_id]
+		[gone] = self.run_commands(employee_devices.set_access(self.employee, 0, [device]))
+		self.assertEqual((gone.status, gone.status_code), ("Done", 9))
+		self.assertEqual(self.directory(device).status, "Deleted")
 
 	def test_the_do_nothing_setting_and_a_missing_endpoint_send_nothing(self):
 		frappe.db.set_single_value(SETTINGS, "on_employee_leaving", employee_devices.NOTHING)

@@ -131,7 +131,7 @@ class TestPermissions(CamsTestCase):
 		self.assertNotIn(self.token, frappe.as_json(row.as_dict()))
 
 	def test_only_a_system_manager_sets_the_restful_endpoint_and_only_to_https(self):
-		from cams_biometric import loads
+		from cams_biometric import gateway
 		from cams_biometric.protocol.client import InvalidRequest
 
 		before = frappe.db.get_single_value(SETTINGS, "restful_endpoint")
@@ -161,9 +161,9 @@ class TestPermissions(CamsTestCase):
 			# An http URL saved before https was required is not used either.
 			frappe.db.set_single_value(SETTINGS, "restful_endpoint", "http://127.0.0.1:9/")
 			with self.assertRaisesRegex(InvalidRequest, "https://"):
-				loads.client_for(self.stgid)
+				gateway.client_for(self.stgid)
 			frappe.local.conf["cams_biometric_allow_http_endpoint"] = 1
-			self.assertEqual(loads.client_for(self.stgid).endpoint, "http://127.0.0.1:9/")
+			self.assertEqual(gateway.client_for(self.stgid).endpoint, "http://127.0.0.1:9/")
 		finally:
 			frappe.set_user("Administrator")
 			frappe.local.conf.pop("cams_biometric_allow_http_endpoint", None)

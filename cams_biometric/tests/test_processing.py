@@ -199,6 +199,26 @@ class TestProcessing(CamsTestCase):
 		frappe.db.set_value("Employee", self.employee, "status", "Active")
 		self.assertEqual(processing.reprocess_rows([name]), {name: "Processed"})
 
+	def test_a_leavers_punches_are_theirs_until_the_relieving_date(self):
+		# HR sets Left when notice is given: the devices take them until the relieving date.
+		frappe.db.set_value("Employee", self.employee, {"status": "Left", "relieving_date": "2024-09-30"})
+		notice = self.punch(datetime(2024, 9, 24, 9, 0, tzinfo=IST))
+		last_day = self.punch(datetime(2024, 9, 30, 18, 0, tzinfo=IST), "CheckOut")
+		after = self.punch(datetime(2024, 10, 2, 9, 0, tzinfo=IST))
+		outcomes = processing.reprocess_rows([notice, last_day, after])
+		self.assertEqual(outcomes, {notice: "Processed", last_day: "Processed", after: "Error"})
+		self.assertIn("after their relieving date", frappe.db.get_value(RAW_PUNCH, after, "error"))
+		self.assertEqual(frappe.db.count(CHECKIN, {"employee": self.employee}), 2)
+
+		# Inactive: this app takes the punch as theirs; HRMS itself accepts no checkin of an
+		# Inactive Employee, and says so on the row.
+		frappe.db.set_value("Employee", self.employee, "status", "Inactive")
+		inactive = self.punch(datetime(2024, 9, 25, 9, 0, tzinfo=IST))
+		outcome = processing.process_raw_punch(inactive)
+		self.assertEqual((outcome.status, outcome.employee), ("Error", self.employee))
+		self.assertNotIn("not Active", outcome.error)
+		self.assertIn("Inactive Employee", outcome.error)
+
 	def test_hrms_validation_errors_are_recorded(self):
 		frappe.db.set_single_value("HR Settings", "allow_geolocation_tracking", 1)
 		try:

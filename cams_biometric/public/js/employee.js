@@ -148,7 +148,7 @@ function cams_employee_devices(frm, info) {
 					{
 						fieldtype: "HTML",
 						options: `<p class="text-muted small">${__(
-							"The devices take this employee's punches only between these times (in the site's time zone)."
+							"The devices take this employee's punches only between these times, entered in the site's time zone. Each device is sent them in its own local time, at the UTC offset its punches state; a device that has sent no punch yet is sent them as entered."
 						)}</p>`,
 					},
 					{

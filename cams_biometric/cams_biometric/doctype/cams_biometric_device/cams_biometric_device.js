@@ -80,6 +80,17 @@ frappe.ui.form.on("CAMS Biometric Device", {
 				true
 			);
 		}
+		if (!frm.doc.utc_offset) {
+			// employee_devices: the rule for access windows until the device's clock is known.
+			frm.dashboard.add_comment(
+				__(
+					"The UTC offset of this device's clock is not known yet: it is read from the LogTime of its first punch. Until then, access windows are sent as entered, in the site's time zone ({0}): the device is taken to keep the site's time.",
+					[esc((frappe.boot.time_zone || {}).system || "")]
+				),
+				"blue",
+				true
+			);
+		}
 		cams_biometric_show_auth_failures(frm);
 	},
 });

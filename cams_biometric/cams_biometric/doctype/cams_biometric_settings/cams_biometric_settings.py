@@ -59,7 +59,7 @@ class CAMSBiometricSettings(Document):
 		if self.restful_endpoint:
 			self.restful_endpoint = self.restful_endpoint.strip()
 			# Only a new URL: an http one saved before the rule came must not block every
-			# other change; Load Punchlog refuses to use it (loads.client_for).
+			# other change; Load Punchlog and device commands refuse to use it (gateway.client_for).
 			if self.has_value_changed("restful_endpoint"):
 				validate_endpoint(self.restful_endpoint)
 
