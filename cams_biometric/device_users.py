@@ -107,9 +107,10 @@ def confirm_held(device: str, user_id: str):
 	"""The device answered "user exists" (StatusCode 8): it holds the user. That is all the
 	answer proves, so the names, access and templates known for them stay as they were (a
 	user disabled there stays disabled here); a user the directory did not know gets a row."""
-	name, stored = _row_of(device, user_id)
-	state = merge.apply_user_update(_read_state(stored), {c.USER_ID: user_id})
-	_save(name, user_id, device, state, SOURCE_COMMAND)
+	name, stored, owner = _row_of(device, user_id)
+	linked = _employee_fields(device, user_id)
+	state = merge.apply_user_update(_own_state(stored, owner, linked), {c.USER_ID: user_id})
+	_save(name, user_id, device, state, SOURCE_COMMAND, linked)
 
 
 def confirm_not_held(device: str, user_id: str):

@@ -77,18 +77,7 @@ def hr_manager() -> str:
 def hr_manager_of(company: str) -> str:
 	"""An HR Manager limited by a User Permission to ``company``."""
 	user = hr_manager()  # the shared user, for its roles only
-	if not frappe.db.exists("User", ALPHA_HR):
-		doc = frappe.get_doc({"doctype": "User", "email": ALPHA_HR, "first_name": "CAMS Alpha HR"})
-		doc.flags.in_import = frappe.flags.in_import = True
-		doc.send_welcome_email = 0
-		try:
-			doc.insert(ignore_permissions=True)
-		finally:
-			frappe.flags.in_import = False
-	doc = frappe.get_doc("User", ALPHA_HR)
-	doc.set("roles", [])
-	doc.add_roles(*frappe.get_roles(user))
-	frappe.db.set_value("User", ALPHA_HR, "enabled", 1)
+	make_user(*frappe.get_roles(user), email=ALPHA_HR)
 	frappe.db.delete("User Permission", {"user": ALPHA_HR})
 	frappe.get_doc(
 		{

@@ -5,9 +5,10 @@ from cams_biometric.constants import DEVICE, DEVICE_EVENT, DEVICE_USER, RAW_PUNC
 from cams_biometric.tests.utils import CamsTestCase, cleanup, make_device, post_callback, punch_body
 
 
-def make_user(*roles: str) -> str:
-	"""A test user with exactly these roles, reused across runs (Frappe throttles new users)."""
-	email = f"cams-test-{'-'.join(sorted(roles)).lower().replace(' ', '')}@example.com"
+def make_user(*roles: str, email: str | None = None) -> str:
+	"""An enabled test user with exactly these roles, reused across runs (Frappe throttles new
+	users); named after its roles unless ``email`` is given."""
+	email = email or f"cams-test-{'-'.join(sorted(roles)).lower().replace(' ', '')}@example.com"
 	if not frappe.db.exists("User", email):
 		user = frappe.get_doc(
 			# in_import skips the doctype's defaults: "enabled" must be given.
