@@ -10,9 +10,9 @@ import time
 
 import frappe
 from frappe import _
-from frappe.utils import get_datetime, get_system_timezone, now_datetime
+from frappe.utils import escape_html, get_datetime, get_system_timezone, now_datetime
 
-from cams_biometric import device_information, device_users, processing
+from cams_biometric import arguments, device_information, device_users, processing
 from cams_biometric.constants import DEVICE
 from cams_biometric.loads import MAX_RETRIES, client_for, describe, retry_base_seconds
 from cams_biometric.protocol import client as cams
@@ -72,6 +72,23 @@ ALREADY_SO = {
 }
 
 
+# What a command's parameters may hold, and how each is read (see OPERATIONS).
+PARAMETERS = {
+	"first_name": lambda value, argument: arguments.text(value, argument, required=False),
+	"last_name": lambda value, argument: arguments.text(value, argument, required=False),
+	"start": lambda value, argument: str(arguments.moment(value, argument)),
+	"end": lambda value, argument: str(arguments.moment(value, argument)),
+	"templates_from": lambda value, argument: arguments.name(value, device_users.DEVICE_USER, argument),
+}
+
+
+def command_parameters(parameters) -> dict:
+	params = arguments.json_object(parameters, "parameters")
+	if unknown := sorted(set(params) - set(PARAMETERS)):
+		arguments.refuse("parameters", _("unknown keys {0}").format(escape_html(", ".join(unknown))))
+	return {key: PARAMETERS[key](value, f"parameters.{key}") for key, value in params.items()}
+
+
 @frappe.whitelist(methods=["POST"])
 def send_command(
 	device: str,
@@ -83,8 +100,13 @@ def send_command(
 	"""Record a command for ``device`` and queue it; returns the CAMS Device Command's name."""
 	frappe.has_permission(COMMAND, "create", throw=True)
 	if operation in DANGEROUS:
-		frappe.throw(_("{0} erases the device's data; use the device form's Danger Zone.").format(operation))
-	params = frappe.parse_json(parameters) if isinstance(parameters, str) else dict(parameters or {})
+		frappe.throw(
+			_("{0} erases the device's data; use the device form's Danger Zone.").format(
+				escape_html(operation)
+			)
+		)
+	params = command_parameters(parameters)
+	device_user_id = arguments.user_id(device_user_id, "device_user_id", required=False)
 	return queue_command(device, operation, device_user_id, employee, params)
 
 
@@ -95,10 +117,12 @@ def erase_device_data(device: str, operation: str, confirmation: str) -> str:
 	if "System Manager" not in frappe.get_roles():
 		frappe.throw(_("Only a System Manager may erase a device's data."), frappe.PermissionError)
 	if operation not in DANGEROUS:
-		frappe.throw(_("{0} is not an erasing operation.").format(operation))
+		frappe.throw(_("{0} is not an erasing operation.").format(escape_html(operation)))
 	if (confirmation or "").strip() != device:
 		frappe.throw(
-			_("Type the device's Service Tag ID {0} exactly to confirm.").format(frappe.bold(device)),
+			_("Type the device's Service Tag ID {0} exactly to confirm.").format(
+				frappe.bold(escape_html(device))
+			),
 			title=_("Not confirmed"),
 		)
 	return queue_command(device, operation)
@@ -113,9 +137,11 @@ def queue_command(
 ) -> str:
 	"""Record a command and queue its job; the caller has checked who may send it."""
 	if operation not in OPERATIONS:
-		frappe.throw(_("Unknown device operation {0}").format(frappe.bold(operation)))
+		frappe.throw(_("Unknown device operation {0}").format(frappe.bold(escape_html(operation))))
 	if not frappe.db.get_value(DEVICE, device, "enabled"):
-		frappe.throw(_("{0} is not an enabled CAMS Biometric Device.").format(frappe.bold(device)))
+		frappe.throw(
+			_("{0} is not an enabled CAMS Biometric Device.").format(frappe.bold(escape_html(device)))
+		)
 	if not isinstance(params, dict | None):
 		frappe.throw(_("Parameters must be an object"))
 	params = dict(params or {})
@@ -125,7 +151,7 @@ def queue_command(
 			"Employee", employee, ["attendance_device_id", "first_name", "last_name"], as_dict=True
 		)
 		if not found:
-			frappe.throw(_("Employee {0} does not exist.").format(employee))
+			frappe.throw(_("Employee {0} does not exist.").format(escape_html(employee)))
 		device_user_id = device_user_id or found.attendance_device_id
 		params.setdefault("first_name", found.first_name)
 		params.setdefault("last_name", found.last_name)
@@ -134,8 +160,8 @@ def queue_command(
 		frappe.throw(_("{0} needs a device user id (or an Employee with one).").format(operation))
 	try:
 		build(device_user_id, params)  # bad input is refused now, not by the job
-	except (ValueError, KeyError) as e:
-		frappe.throw(_("Invalid parameters for {0}: {1}").format(operation, e))
+	except (ValueError, KeyError, TypeError) as e:
+		frappe.throw(_("Invalid parameters for {0}: {1}").format(operation, escape_html(str(e))))
 	doc = frappe.get_doc(
 		{
 			"doctype": COMMAND,

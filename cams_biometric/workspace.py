@@ -4,7 +4,7 @@ block that leads a new admin from no device to checkins."""
 import frappe
 from frappe import _
 
-from cams_biometric import alerts, health
+from cams_biometric import alerts, arguments, health
 from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
 	get_callback_url,
 )
@@ -15,6 +15,7 @@ from cams_biometric.constants import DEVICE, RAW_PUNCH, SETTINGS, UNMAPPED
 def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 	"""Number card: device user ids whose punches wait for an Employee."""
 	frappe.has_permission(RAW_PUNCH, "read", throw=True)
+	arguments.json_object(filters, "filters")
 	return {
 		"value": alerts.unmapped_device_users(),
 		"fieldtype": "Int",
@@ -26,6 +27,7 @@ def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 def silent_devices_card(filters: dict | str | None = None) -> dict:
 	"""Number card: enabled devices not heard from for longer than the settings' threshold."""
 	frappe.has_permission(DEVICE, "read", throw=True)
+	arguments.json_object(filters, "filters")
 	return {
 		"value": len(health.silent_devices()),
 		"fieldtype": "Int",
