@@ -17,6 +17,9 @@ from cams_biometric.constants import DEVICE, RAW_PUNCH
 
 MAX_DEVICES = 8
 MAX_DAYS = 93
+# What Frappe's chart widget may send (Dashboard Chart's options).
+TIMESPANS = ("Last Year", "Last Quarter", "Last Month", "Last Week", "Select Date Range")
+TIME_INTERVALS = ("Yearly", "Quarterly", "Monthly", "Weekly", "Daily")
 
 
 @frappe.whitelist()
@@ -39,8 +42,8 @@ def get(
 	# Frappe's chart widget sends these too; this chart is always the last week.
 	arguments.moment(from_date, "from_date", required=False)
 	arguments.moment(to_date, "to_date", required=False)
-	arguments.text(timespan, "timespan", required=False)
-	arguments.text(time_interval, "time_interval", required=False)
+	arguments.choice(timespan, TIMESPANS, "timespan", required=False)
+	arguments.choice(time_interval, TIME_INTERVALS, "time_interval", required=False)
 	arguments.integer(heatmap_year, "heatmap_year", 1900, 9999, default=0)
 	if not chart_name:
 		chart = arguments.json_object(chart, "chart")
