@@ -45,6 +45,7 @@ def get(
 	arguments.choice(timespan, TIMESPANS, "timespan", required=False)
 	arguments.choice(time_interval, TIME_INTERVALS, "time_interval", required=False)
 	arguments.integer(heatmap_year, "heatmap_year", 1900, 9999, default=0)
+	no_cache, refresh = arguments.flag(no_cache, "no_cache"), arguments.flag(refresh, "refresh")
 	if not chart_name:
 		chart = arguments.json_object(chart, "chart")
 		if not chart.get("name"):  # no chart to cache it for
@@ -52,9 +53,9 @@ def get(
 	return _cached(
 		chart_name=chart_name,
 		chart=chart,
-		no_cache=arguments.flag(no_cache, "no_cache"),
+		no_cache=no_cache,
 		filters={"days": days},
-		refresh=arguments.flag(refresh, "refresh"),
+		refresh=refresh,
 	)
 
 
