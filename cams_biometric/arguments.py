@@ -53,6 +53,17 @@ def json_object(value, argument: str) -> dict:
 	return value
 
 
+def filters(value, argument: str = "filters") -> dict | list:
+	"""Filters as Frappe's widgets send them: an object, or a list of conditions (JSON text of
+	either); nothing gives {}."""
+	if value in (None, ""):
+		return {}
+	value = _json(value, argument)
+	if not isinstance(value, dict | list):
+		refuse(argument, _("must be a JSON object or list"))
+	return value
+
+
 def text(value, argument: str, required: bool = True, max_length: int = MAX_TEXT) -> str | None:
 	"""A string (trimmed), at most ``max_length`` characters."""
 	if value is None or (isinstance(value, str) and not value.strip()):

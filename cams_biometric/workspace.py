@@ -15,7 +15,7 @@ from cams_biometric.constants import DEVICE, RAW_PUNCH, SETTINGS, UNMAPPED
 def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 	"""Number card: device user ids whose punches wait for an Employee."""
 	frappe.has_permission(RAW_PUNCH, "read", throw=True)
-	arguments.json_object(filters, "filters")
+	arguments.filters(filters)
 	return {
 		"value": alerts.unmapped_device_users(),
 		"fieldtype": "Int",
@@ -27,7 +27,7 @@ def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 def silent_devices_card(filters: dict | str | None = None) -> dict:
 	"""Number card: enabled devices not heard from for longer than the settings' threshold."""
 	frappe.has_permission(DEVICE, "read", throw=True)
-	arguments.json_object(filters, "filters")
+	arguments.filters(filters)
 	return {
 		"value": len(health.silent_devices()),
 		"fieldtype": "Int",

@@ -2,8 +2,9 @@
 // them) are text, never markup: whoever holds a device's AuthToken chooses them. They are
 // neutralised where they enter (protocol/text.py), and escaped wherever the desk shows them.
 //
-// Included with {% include %} by the scripts that show them (Frappe renders the directive
-// when it sends a doctype's or a report's script), so it needs no `bench build`.
+// Included by the scripts that show them, with Frappe's include directive (rendered when
+// Frappe sends a doctype's or a report's script), so it needs no `bench build`. (Not the
+// directive's own words here: Frappe would take them for one.)
 frappe.provide("cams_biometric");
 
 // Escaped exactly once, whether or not the value was before: a form's save stores a Data

@@ -37,7 +37,9 @@ def get(
 ) -> dict:
 	"""The chart's data; read from the cache that Frappe keeps per Dashboard Chart."""
 	frappe.has_permission(RAW_PUNCH, "read", throw=True)
-	days = arguments.integer(arguments.json_object(filters, "filters").get("days"), "days", 1, MAX_DAYS, 7)
+	filters = arguments.filters(filters)
+	days = filters.get("days") if isinstance(filters, dict) else None
+	days = arguments.integer(days, "days", 1, MAX_DAYS, 7)
 	arguments.name(chart_name, "Dashboard Chart", "chart_name", required=False)
 	# Frappe's chart widget sends these too; this chart is always the last week.
 	arguments.moment(from_date, "from_date", required=False)
