@@ -7,13 +7,14 @@ Notifications are Notification Log rows (the bell); Frappe e-mails them too to u
 keep e-mail notifications on.
 """
 
+import html
 from datetime import datetime, time, timedelta
 
 import frappe
 from frappe import _
 from frappe.desk.doctype.notification_settings.notification_settings import is_notifications_enabled
 from frappe.query_builder.functions import Count
-from frappe.utils import cint, format_datetime, get_time, now_datetime
+from frappe.utils import cint, escape_html, format_datetime, get_time, now_datetime
 
 from cams_biometric import health
 from cams_biometric.constants import DEVICE, ERROR, RAW_PUNCH, SETTINGS, UNMAPPED
@@ -119,7 +120,8 @@ def check_silent_devices(now: datetime | None = None, devices: list[str] | None 
 		# Locked and read again: a second run (another worker) must not alert twice.
 		sent = frappe.db.get_value(DEVICE, device.name, "silent_alert_sent", for_update=True)
 		heard = health.last_heard(device)
-		label = device.device_label or device.name
+		# The bell shows the subject as HTML: the label is text (stored escaped by a form's save).
+		label = escape_html(html.unescape(device.device_label or device.name))
 		if sent:
 			if heard and heard > sent:
 				frappe.db.set_value(DEVICE, device.name, "silent_alert_sent", None, update_modified=False)

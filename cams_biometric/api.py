@@ -8,7 +8,7 @@ from frappe import _
 from frappe.utils import cint, now_datetime
 from werkzeug.wrappers import Response
 
-from cams_biometric import auth_failures, clock_changes, device_users, photos, processing
+from cams_biometric import arguments, auth_failures, clock_changes, device_users, photos, processing
 from cams_biometric.auth import UNKNOWN_DEVICE, Authenticated, AuthenticationFailed, Device, authenticate
 from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
 	ignored_punches,
@@ -220,10 +220,9 @@ def reprocess(names: list[str] | str) -> dict:
 	"""Try again to turn Pending, Unmapped, Error and Ignored raw punches into Employee Checkins."""
 	# The doctype's permissions decide (frappe.only_for is skipped in tests, so never tested).
 	frappe.has_permission(RAW_PUNCH, "write", throw=True)
-	if isinstance(names, str):
-		names = frappe.parse_json(names) if names.startswith("[") else [names]
-	if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-		frappe.throw(_("Pass the names of the raw punches to reprocess"))
+	names = arguments.names(names, RAW_PUNCH, "names")
+	if not names:
+		arguments.refuse("names", _("pass the names of the raw punches to reprocess"))
 	for name in names:
 		frappe.get_doc(RAW_PUNCH, name).check_permission("write")
 
@@ -237,9 +236,11 @@ def reprocess_ignored(args: dict | str) -> dict:
 	``args`` is {"punch_types": [...]}, as msgprint's server action sends it.
 	"""
 	frappe.has_permission(RAW_PUNCH, "write", throw=True)
-	punch_types = frappe.parse_json(args).get("punch_types") if args else None
-	if not isinstance(punch_types, list) or not all(isinstance(t, str) for t in punch_types):
-		frappe.throw(_("Pass the punch types whose Ignored punches to reprocess"))
+	punch_types = arguments.text_list(arguments.json_object(args, "args").get("punch_types"), "punch_types")
+	if not punch_types:
+		arguments.refuse("punch_types", _("pass the punch types whose Ignored punches to reprocess"))
+	for punch_type in punch_types:
+		arguments.choice(punch_type, c.PUNCH_TYPES, "punch_types")
 	retention = frappe.db.get_single_value(SETTINGS, "raw_log_retention_days")
 	names = ignored_punches(punch_types, cint(retention))
 	if not names:

@@ -24,7 +24,7 @@ from frappe import _
 from frappe.query_builder.functions import Count
 from frappe.utils import format_datetime, get_datetime, now_datetime
 
-from cams_biometric import health
+from cams_biometric import arguments, health
 from cams_biometric.constants import PENDING, RAW_PUNCH, SETTINGS
 
 SHIFT_TYPE = "Shift Type"
@@ -203,6 +203,7 @@ def take_over_shift_types(args: dict | str | None = None) -> list[str]:
 	so that their mark waits for late devices too. (``args``: what msgprint's server action
 	sends; nothing is needed from it.)"""
 	frappe.has_permission(SHIFT_TYPE, "write", throw=True)
+	arguments.json_object(args, "args")
 	names = shift_types_left_to_hrms()
 	for name in names:
 		doc = frappe.get_doc(SHIFT_TYPE, name)

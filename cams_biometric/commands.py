@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 
 import frappe
 from frappe import _
-from frappe.utils import cint, format_datetime, get_datetime, get_system_timezone, now_datetime
+from frappe.utils import cint, escape_html, format_datetime, get_datetime, get_system_timezone, now_datetime
 from frappe.utils.background_jobs import get_job_status
 from rq.job import JobStatus
 
-from cams_biometric import device_information, device_users, processing
+from cams_biometric import arguments, device_information, device_users, processing
 from cams_biometric.constants import DEVICE
 from cams_biometric.failures import log_failure
 from cams_biometric.gateway import MAX_RETRIES, client_for, describe, retry_base_seconds
@@ -123,6 +123,31 @@ ALREADY_SO = {
 }
 
 
+# What a command's parameters may hold, and how each is read (see OPERATIONS).
+PARAMETERS = {
+	"first_name": lambda value, argument: arguments.text(value, argument, required=False),
+	"last_name": lambda value, argument: arguments.text(value, argument, required=False),
+	"start": lambda value, argument: str(arguments.moment(value, argument)),
+	"end": lambda value, argument: str(arguments.moment(value, argument)),
+	# Which templates: the server picks the employee's own (templates_from is never taken).
+	"copy_templates": lambda value, argument: arguments.flag(value, argument),
+}
+
+
+def command_parameters(parameters) -> dict:
+	params = arguments.json_object(parameters, "parameters")
+	if "templates_from" in params:
+		frappe.throw(
+			_(
+				"Which templates a user is added with is decided by the server; ask for copy_templates instead."
+			),
+			frappe.PermissionError,
+		)
+	if unknown := sorted(set(params) - set(PARAMETERS)):
+		arguments.refuse("parameters", _("unknown keys {0}").format(escape_html(", ".join(unknown))))
+	return {key: PARAMETERS[key](value, f"parameters.{key}") for key, value in params.items()}
+
+
 @frappe.whitelist(methods=["POST"])
 def send_command(
 	device: str,
@@ -138,23 +163,20 @@ def send_command(
 	"""
 	frappe.has_permission(COMMAND, "create", throw=True)
 	if operation in DANGEROUS:
-		frappe.throw(_("{0} erases the device's data; use the device form's Danger Zone.").format(operation))
-	params = frappe.parse_json(parameters) if isinstance(parameters, str) else parameters
-	if not isinstance(params, dict | None):
-		frappe.throw(_("Parameters must be an object"))
-	params = dict(params or {})
-	if "templates_from" in params:
 		frappe.throw(
-			_(
-				"Which templates a user is added with is decided by the server; ask for copy_templates instead."
-			),
-			frappe.PermissionError,
+			_("{0} erases the device's data; use the device form's Danger Zone.").format(
+				escape_html(operation)
+			)
 		)
+	params = command_parameters(parameters)
+	device_user_id = arguments.user_id(device_user_id, "device_user_id", required=False)
 	if employee and device_user_id:
 		held = frappe.db.get_value("Employee", employee, "attendance_device_id")
 		if held != device_user_id:
 			frappe.throw(
-				_("Device user {0} is not the Attendance Device ID of {1}.").format(device_user_id, employee)
+				_("Device user {0} is not the Attendance Device ID of {1}.").format(
+					device_user_id, escape_html(employee)
+				)
 			)
 	# Commands for an id act on whoever it names at this device: the same checks as for them.
 	holder = employee or (device_user_id and device_users.employee_at(device, device_user_id))
@@ -192,11 +214,13 @@ def erase_device_data(device: str, operation: str, confirmation: str) -> str:
 	if "System Manager" not in frappe.get_roles():
 		frappe.throw(_("Only a System Manager may erase a device's data."), frappe.PermissionError)
 	if operation not in DANGEROUS:
-		frappe.throw(_("{0} is not an erasing operation.").format(operation))
+		frappe.throw(_("{0} is not an erasing operation.").format(escape_html(operation)))
 	check_may_send(device)
 	if (confirmation or "").strip() != device:
 		frappe.throw(
-			_("Type the device's Service Tag ID {0} exactly to confirm.").format(frappe.bold(device)),
+			_("Type the device's Service Tag ID {0} exactly to confirm.").format(
+				frappe.bold(escape_html(device))
+			),
 			title=_("Not confirmed"),
 		)
 	return queue_command(device, operation)
@@ -211,9 +235,11 @@ def queue_command(
 ) -> str:
 	"""Record a command and queue its job; the caller has checked who may send it."""
 	if operation not in OPERATIONS:
-		frappe.throw(_("Unknown device operation {0}").format(frappe.bold(operation)))
+		frappe.throw(_("Unknown device operation {0}").format(frappe.bold(escape_html(operation))))
 	if not frappe.db.get_value(DEVICE, device, "enabled"):
-		frappe.throw(_("{0} is not an enabled CAMS Biometric Device.").format(frappe.bold(device)))
+		frappe.throw(
+			_("{0} is not an enabled CAMS Biometric Device.").format(frappe.bold(escape_html(device)))
+		)
 	if not isinstance(params, dict | None):
 		frappe.throw(_("Parameters must be an object"))
 	params = dict(params or {})
@@ -229,7 +255,7 @@ def queue_command(
 			as_dict=True,
 		)
 		if not found:
-			frappe.throw(_("Employee {0} does not exist.").format(employee))
+			frappe.throw(_("Employee {0} does not exist.").format(escape_html(employee)))
 		device_user_id = device_user_id or found.attendance_device_id
 		params.setdefault("first_name", found.first_name)
 		params.setdefault("last_name", found.last_name)
@@ -243,8 +269,8 @@ def queue_command(
 		frappe.throw(_("{0} needs a device user id (or an Employee with one).").format(operation))
 	try:
 		build_command(device, operation, device_user_id, params)  # bad input is refused now, not by the job
-	except (ValueError, KeyError) as e:
-		frappe.throw(_("Invalid parameters for {0}: {1}").format(operation, e))
+	except (ValueError, KeyError, TypeError) as e:
+		frappe.throw(_("Invalid parameters for {0}: {1}").format(operation, escape_html(str(e))))
 	doc = frappe.get_doc(
 		{
 			"doctype": COMMAND,

@@ -27,6 +27,7 @@ from cams_biometric.ingest import insert_once
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol import templates as merge
 from cams_biometric.protocol.payload import PunchError, read_user_id
+from cams_biometric.protocol.text import no_markup, plain_text
 
 ACTIVE, DELETED = "Active", "Deleted"
 SOURCE_CALLBACK, SOURCE_COMMAND, SOURCE_RESEND = "Callback", "Command", "Resend"
@@ -225,14 +226,15 @@ def _write(name: str, state: dict, source: str, summary: str | None = None, **ex
 	"""Store ``state`` encrypted, and what the form shows of it; ``extra``: more fields to set."""
 	templates = state.get(merge.TEMPLATES) or []
 	first_last = (state.get(c.FIRST_NAME) or "", state.get(c.LAST_NAME) or "")
+	# The state keeps what the device sent; what the desk shows of it is text, never markup.
 	values = {
 		"state": encrypt(json.dumps(state)),
 		"status": DELETED if state.get(merge.DELETED) else ACTIVE,
-		"full_name": " ".join(part for part in first_last if part) or None,
-		"user_type": state.get(c.USER_TYPE),
-		"templates_summary": summary or describe(templates),
+		"full_name": plain_text(" ".join(str(part) for part in first_last if part)),
+		"user_type": plain_text(state.get(c.USER_TYPE)),
+		"templates_summary": no_markup(summary or describe(templates)),
 		"template_count": len(templates),
-		"last_operation_time": state.get(c.OPERATION_TIME),
+		"last_operation_time": plain_text(state.get(c.OPERATION_TIME)),
 		"last_change": now_datetime(),
 		"source": source,
 	}

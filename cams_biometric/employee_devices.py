@@ -6,13 +6,11 @@ Everything goes through the command outbox (commands.py); the device user direct
 what each device then holds.
 """
 
-import json
-
 import frappe
 from frappe import _
-from frappe.utils import cint, get_datetime, getdate, now_datetime
+from frappe.utils import escape_html, get_datetime, getdate, now_datetime
 
-from cams_biometric import commands, device_users
+from cams_biometric import arguments, commands, device_users
 from cams_biometric.constants import DEVICE, DEVICE_USER, LEAVING_STATUSES, SETTINGS
 
 DISABLE, DELETE, NOTHING = "Disable on devices", "Delete from devices", "Do nothing"
@@ -20,9 +18,12 @@ DISABLE, DELETE, NOTHING = "Disable on devices", "Delete from devices", "Do noth
 OPEN_END = "2099-12-31 23:59:59"
 
 
-def _check_permission(employee: str):
+def _check_permission(employee) -> str:
+	"""The employee's name, once the caller may send them commands."""
 	frappe.has_permission(commands.COMMAND, "create", throw=True)
+	employee = arguments.name(employee, "Employee", "employee")
 	frappe.has_permission("Employee", "read", doc=employee, throw=True)
+	return employee
 
 
 def _employee(name: str) -> dict:
@@ -33,7 +34,7 @@ def _employee(name: str) -> dict:
 		as_dict=True,
 	)
 	if not employee:
-		frappe.throw(_("Employee {0} does not exist.").format(name))
+		frappe.throw(_("Employee {0} does not exist.").format(escape_html(name)))
 	if not employee.attendance_device_id:
 		frappe.throw(
 			_("Set the Attendance Device ID of {0} first: devices know employees by it.").format(
@@ -45,12 +46,7 @@ def _employee(name: str) -> dict:
 
 
 def _device_list(devices) -> list[str] | None:
-	if devices in (None, "", []):
-		return None
-	devices = json.loads(devices) if isinstance(devices, str) else devices
-	if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
-		frappe.throw(_("Devices must be a list of CAMS Biometric Device names."))
-	return devices
+	return arguments.text_list(devices, "devices") or None
 
 
 def devices_in_scope(employee: dict) -> list[str]:
@@ -87,8 +83,9 @@ def _targets(employee: dict, devices) -> list[str]:
 		if unknown:
 			frappe.throw(
 				_("Not an enabled device of this employee's company and branch: {0}").format(
-					", ".join(unknown)
-				)
+					escape_html(", ".join(unknown))
+				),
+				arguments.InvalidArgument,
 			)
 		targets = chosen
 	for device in targets:
@@ -128,12 +125,13 @@ def template_source(employee: dict, exclude_device: str | None = None) -> str | 
 def devices_of(employee: str) -> dict:
 	"""For the Employee form: on which devices the employee is, and with what."""
 	frappe.has_permission(DEVICE_USER, "read", throw=True)
+	employee = arguments.name(employee, "Employee", "employee")
 	frappe.has_permission("Employee", "read", doc=employee, throw=True)
 	found = frappe.db.get_value(
 		"Employee", employee, ["attendance_device_id", "company", "branch"], as_dict=True
 	)
 	if not found:
-		frappe.throw(_("Employee {0} does not exist.").format(employee))
+		frappe.throw(_("Employee {0} does not exist.").format(escape_html(employee)))
 	rows = []
 	if found.attendance_device_id:
 		rows = frappe.get_all(
@@ -169,13 +167,14 @@ def devices_of(employee: str) -> dict:
 @frappe.whitelist(methods=["POST"])
 def enrol(employee: str, devices: list | str, copy_templates: int | bool = 1) -> list[str]:
 	"""Add the employee to ``devices``, with the templates another device captured when kept."""
-	_check_permission(employee)
-	found = _employee(employee)
+	employee = _check_permission(employee)
 	chosen = _device_list(devices)
+	copy_templates = arguments.flag(copy_templates, "copy_templates", default=1)
 	if not chosen:
-		frappe.throw(_("Pick at least one device."))
+		arguments.refuse("devices", _("pick at least one device"))
+	found = _employee(employee)
 	# The templates are chosen by commands.queue_command, from this employee's own.
-	params = {"copy_templates": cint(copy_templates)}
+	params = {"copy_templates": copy_templates}
 	return [
 		commands.queue_command(device, "Add User", employee=employee, params=params)
 		for device in _targets(found, chosen)
@@ -185,7 +184,8 @@ def enrol(employee: str, devices: list | str, copy_templates: int | bool = 1) ->
 @frappe.whitelist(methods=["POST"])
 def remote_enrol(employee: str, device: str) -> str:
 	"""EnrollFingerPrint (#35): the device asks the employee to lay a finger on its reader."""
-	_check_permission(employee)
+	employee = _check_permission(employee)
+	device = arguments.text(device, "device")
 	found = _employee(employee)
 	[device] = _targets(found, [device])
 	return commands.queue_command(device, "Enroll Fingerprint", employee=employee)
@@ -193,9 +193,10 @@ def remote_enrol(employee: str, device: str) -> str:
 
 @frappe.whitelist(methods=["POST"])
 def set_access(employee: str, enable: int | bool, devices: list | str | None = None) -> list[str]:
-	_check_permission(employee)
+	employee = _check_permission(employee)
+	operation = "Enable User" if arguments.flag(enable, "enable") else "Disable User"
+	devices = _device_list(devices)
 	found = _employee(employee)
-	operation = "Enable User" if cint(enable) else "Disable User"
 	return [
 		commands.queue_command(device, operation, employee=employee) for device in _targets(found, devices)
 	]
@@ -204,11 +205,13 @@ def set_access(employee: str, enable: int | bool, devices: list | str | None = N
 @frappe.whitelist(methods=["POST"])
 def set_access_window(employee: str, start: str, end: str, devices: list | str | None = None) -> list[str]:
 	"""UpdateAccessTime (#36): the devices take the employee's punches only from start to end."""
-	_check_permission(employee)
+	employee = _check_permission(employee)
+	start, end = arguments.moment(start, "start"), arguments.moment(end, "end")
+	devices = _device_list(devices)
+	if end <= start:
+		arguments.refuse("end", _("the access window must end after it starts"))
 	found = _employee(employee)
-	if get_datetime(end) <= get_datetime(start):
-		frappe.throw(_("The access window must end after it starts."))
-	params = {"start": str(get_datetime(start)), "end": str(get_datetime(end))}
+	params = {"start": str(start), "end": str(end)}
 	return [
 		commands.queue_command(device, "Update Access Time", employee=employee, params=params)
 		for device in _targets(found, devices)
@@ -217,7 +220,8 @@ def set_access_window(employee: str, start: str, end: str, devices: list | str |
 
 @frappe.whitelist(methods=["POST"])
 def remove(employee: str, devices: list | str | None = None) -> list[str]:
-	_check_permission(employee)
+	employee = _check_permission(employee)
+	devices = _device_list(devices)
 	found = _employee(employee)
 	return [
 		commands.queue_command(device, "Delete User", employee=employee)

@@ -20,6 +20,7 @@ from cams_biometric.protocol.payload import (
 	punch_key,
 	read_punch,
 )
+from cams_biometric.protocol.text import no_markup, plain_text, user_id_or_none
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,15 @@ def raw_punch_values(device: str, data, time_zone: str) -> dict:
 		row = data if isinstance(data, dict) else {}
 		user_id = first_of(row, c.USER_ID_KEYS)
 		log_time = row.get(c.LOG_TIME)
+		# What the row shows of a broken punch is no markup, and its user id only when it is
+		# one; the raw JSON keeps the body as sent.
 		return {
 			"status": ERROR,
-			"error": str(e),
+			"error": no_markup(str(e)),
 			"punch_key": invalid_punch_key(device, data),
-			"device_user_id": _short(user_id, c.MAX_USER_ID_LENGTH),
-			"log_time": _short(log_time, 140),
-			"punch_type": _short(row.get(c.PUNCH_TYPE), 140),
+			"device_user_id": user_id_or_none(user_id),
+			"log_time": plain_text(log_time, 140),
+			"punch_type": plain_text(row.get(c.PUNCH_TYPE), 140),
 		}
 	return {
 		"status": PENDING,
@@ -56,12 +59,6 @@ def raw_punch_values(device: str, data, time_zone: str) -> dict:
 		"temperature": punch.temperature,
 		"face_mask": {True: "Yes", False: "No"}.get(punch.face_mask, ""),
 	}
-
-
-def _short(value, length: int) -> str | None:
-	if value is None or isinstance(value, dict | list):
-		return None
-	return str(value)[:length] or None
 
 
 def store_punch(
@@ -156,12 +153,12 @@ def store_event(device: str, event: CallbackEvent, raw_json: str, result: str | 
 			"doctype": DEVICE_EVENT,
 			"event_type": event.event_type,
 			"device": device,
-			"device_user_id": _short(first_of(data, c.USER_ID_KEYS), c.MAX_USER_ID_LENGTH),
+			"device_user_id": user_id_or_none(first_of(data, c.USER_ID_KEYS)),
 			"operation_id": event.operation_id,
-			"event_time": _short(data.get("OperationTime") or data.get(c.LOG_TIME) or event.time, 140),
+			"event_time": plain_text(data.get("OperationTime") or data.get(c.LOG_TIME) or event.time, 140),
 			"received_at": now_datetime(),
 			"raw_json": raw_json,
-			"result": result,
+			"result": no_markup(result),
 		}
 	)
 	insert_row(doc)

@@ -11,7 +11,7 @@ import frappe
 from frappe import _
 from frappe.utils import now_datetime
 
-from cams_biometric import commands
+from cams_biometric import arguments, commands
 from cams_biometric.constants import RAW_PUNCH
 
 LOAD_REQUEST = "CAMS Load Request"
@@ -32,7 +32,7 @@ def offer(doc, error) -> str:
 @frappe.whitelist(methods=["POST"])
 def request_resend(name: str) -> str:
 	"""Send ResendAttendance for the load's range; returns the device command's name."""
-	doc = frappe.get_doc(LOAD_REQUEST, name, for_update=True)
+	doc = frappe.get_doc(LOAD_REQUEST, arguments.name(name, LOAD_REQUEST, "name"), for_update=True)
 	doc.check_permission("write")
 	frappe.has_permission(commands.COMMAND, "create", throw=True)
 	if not doc.loadlog_unavailable:

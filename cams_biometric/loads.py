@@ -16,7 +16,10 @@ from frappe.utils import format_datetime, get_datetime, get_system_timezone, now
 from frappe.utils.background_jobs import get_job_status
 from rq.job import JobStatus
 
-from cams_biometric import load_resend, processing
+from cams_biometric import arguments, load_resend, processing
+from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
+	endpoint_problem,
+)
 from cams_biometric.constants import (
 	DEVICE,
 	DUPLICATE,
@@ -89,6 +92,8 @@ def start_load(device: str, from_time: str, to_time: str) -> str:
 	"""Create a CAMS Load Request for one device and queue its first page."""
 	# The doctype's permissions decide (frappe.only_for is skipped in tests, so never tested).
 	frappe.has_permission(LOAD_REQUEST, "create", throw=True)
+	device = arguments.name(device, DEVICE, "device")
+	from_time, to_time = arguments.moment(from_time, "from_time"), arguments.moment(to_time, "to_time")
 	doc = frappe.get_doc(
 		{"doctype": LOAD_REQUEST, "device": device, "from_time": from_time, "to_time": to_time}
 	)
@@ -100,6 +105,7 @@ def start_load(device: str, from_time: str, to_time: str) -> str:
 def start_load_for_all_devices(from_time: str, to_time: str) -> list[str]:
 	"""One load per enabled device; devices already loading that range are skipped and named."""
 	frappe.has_permission(LOAD_REQUEST, "create", throw=True)
+	from_time, to_time = arguments.moment(from_time, "from_time"), arguments.moment(to_time, "to_time")
 	validate_range(from_time, to_time)
 	started, busy = [], []
 	for device in frappe.get_all(DEVICE, filters={"enabled": 1}, pluck="name", order_by="name"):
@@ -120,7 +126,7 @@ def start_load_for_all_devices(from_time: str, to_time: str) -> list[str]:
 @frappe.whitelist(methods=["POST"])
 def resume_load(name: str) -> str:
 	"""Go on from the last good page of a load that failed or lost its worker."""
-	doc = frappe.get_doc(LOAD_REQUEST, name)
+	doc = frappe.get_doc(LOAD_REQUEST, arguments.name(name, LOAD_REQUEST, "name"))
 	doc.check_permission("write")
 	if doc.status not in RESUMABLE_STATUSES:
 		frappe.throw(_("Only a failed, partially completed or stuck load can be resumed."))

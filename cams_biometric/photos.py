@@ -30,6 +30,7 @@ from frappe.utils import cint, get_system_timezone, now_datetime
 from frappe.utils.password import get_encryption_key
 from werkzeug.wrappers import Response
 
+from cams_biometric import arguments
 from cams_biometric.constants import ATTENDANCE_PHOTO, CHECKIN, RAW_PUNCH, SETTINGS
 from cams_biometric.ingest import insert_once
 from cams_biometric.protocol import constants as c
@@ -181,6 +182,7 @@ def redact_error_log(doc, method=None):
 @frappe.whitelist(methods=["GET"])
 def photo_image(name: str) -> Response:
 	"""The JPEG of a CAMS Attendance Photo, for those who may read the record."""
+	name = arguments.name(name, ATTENDANCE_PHOTO, "name")
 	frappe.has_permission(ATTENDANCE_PHOTO, "read", name, throw=True)
 	token = frappe.db.get_value(ATTENDANCE_PHOTO, name, "photo")
 	if not token:
@@ -195,6 +197,7 @@ def photo_image(name: str) -> Response:
 @frappe.whitelist(methods=["GET"])
 def photos_of_checkin(checkin: str) -> list[dict]:
 	"""The attendance photos of an Employee Checkin: which exist, their size and when they came."""
+	checkin = arguments.name(checkin, CHECKIN, "checkin")
 	frappe.has_permission(CHECKIN, "read", checkin, throw=True)
 	return frappe.get_list(
 		ATTENDANCE_PHOTO,

@@ -4,7 +4,7 @@ block that leads a new admin from no device to checkins."""
 import frappe
 from frappe import _
 
-from cams_biometric import alerts, health
+from cams_biometric import alerts, arguments, health
 from cams_biometric.cams_biometric.doctype.cams_biometric_settings.cams_biometric_settings import (
 	get_callback_url,
 )
@@ -16,6 +16,7 @@ from cams_biometric.device_scope import restricted_devices
 def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 	"""Number card: device user ids whose punches wait for an Employee."""
 	frappe.has_permission(RAW_PUNCH, "read", throw=True)
+	arguments.filters(filters)
 	return {
 		"value": alerts.unmapped_device_users(restricted_devices()),
 		"fieldtype": "Int",
@@ -27,6 +28,7 @@ def unmapped_device_users_card(filters: dict | str | None = None) -> dict:
 def silent_devices_card(filters: dict | str | None = None) -> dict:
 	"""Number card: enabled devices not heard from for longer than the settings' threshold."""
 	frappe.has_permission(DEVICE, "read", throw=True)
+	arguments.filters(filters)
 	devices = restricted_devices()
 	silent = [d for d in health.silent_devices() if devices is None or d.name in devices]
 	return {

@@ -4,12 +4,12 @@ RealTime callback, in order."""
 import threading
 from datetime import datetime, timedelta, timezone
 
+from test_simulator import receiver
+
 from cams_biometric.protocol.logtime import parse_logtime
 from cams_biometric.protocol.payload import find_auth_token, load_json_body, read_callback, read_punch
 from cams_biometric.protocol.simulator import Gateway
 from cams_biometric.protocol.simulator.cli import _punch_live
-
-from test_simulator import receiver  # noqa: F401 (a fixture)
 
 
 def sent_punches(received: list[bytes]) -> list[tuple[str, datetime, str]]:

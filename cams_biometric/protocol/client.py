@@ -18,6 +18,7 @@ from cams_biometric.protocol import aes
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import LogTimeError, format_logtime, parse_logtime
 from cams_biometric.protocol.payload import looks_like_json
+from cams_biometric.protocol.text import USER_ID_ALPHABET, is_user_id
 
 # (connect, read) seconds: the gateway relays each call to the device, ~15 s and more.
 DEFAULT_TIMEOUT = (10, 90)
@@ -236,6 +237,8 @@ def _check_user_id(user_id) -> str:
 		raise ValueError("A user ID must be a non-empty string")
 	if len(user_id) > c.MAX_USER_ID_LENGTH:
 		raise ValueError(f"A user ID has at most {c.MAX_USER_ID_LENGTH} characters")
+	if not is_user_id(user_id):
+		raise ValueError(f"A user ID has only {USER_ID_ALPHABET}")
 	return user_id
 
 

@@ -8,6 +8,7 @@ come back as None rather than failing the whole reply.
 from datetime import datetime
 
 from cams_biometric.protocol.logtime import LogTimeError, parse_logtime
+from cams_biometric.protocol.text import plain_text
 
 # our name -> the wire's spellings, the documented one first
 COUNTS = {
@@ -50,7 +51,7 @@ def read_device_information(info: dict) -> dict:
 		values[field] = _count(_first(info, keys))
 	for field, keys in TEXTS.items():
 		text = _first(info, keys)
-		values[field] = str(text)[:MAX_TEXT] if text is not None else None
+		values[field] = plain_text(text, MAX_TEXT)
 	values["last_connected"] = last_connected(info)
 	return values
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.logtime import LogTimeError, parse_logtime, to_utc
+from cams_biometric.protocol.text import USER_ID_ALPHABET, USER_ID_PATTERN, no_markup, plain_text
 
 
 class PayloadError(ValueError):
@@ -80,10 +81,7 @@ def find_auth_token(doc: dict) -> str | None:
 
 
 def _optional_str(value) -> str | None:
-	if value is None or isinstance(value, dict | list):
-		return None
-	text = str(value).strip()
-	return text[:140] or None
+	return plain_text(value, 140)
 
 
 def read_callback(doc: dict) -> CallbackEvent:
@@ -129,12 +127,14 @@ def read_user_id(row: dict, what: str = "punch") -> str:
 		raise PunchError(f"The {what}'s UserId is longer than {c.MAX_USER_ID_LENGTH} characters")
 	if any(ch in user_id for ch in "|\r\n\t\x00"):
 		raise PunchError(f"The {what}'s UserId contains control characters")
+	if not USER_ID_PATTERN.fullmatch(user_id):
+		raise PunchError(f"The {what}'s UserId has characters other than {USER_ID_ALPHABET}")
 	return user_id
 
 
 def canonical_punch_type(value) -> str:
 	"""Match a Type case-insensitively to the documented spelling; keep unknown values."""
-	text = str(value).strip() if value is not None else ""
+	text = (plain_text(value, 1000) or "") if value is not None else ""
 	for known in c.PUNCH_TYPES:
 		if text.lower() == known.lower():
 			return known
@@ -172,7 +172,7 @@ def read_punch(row) -> Punch:
 	try:
 		moment = parse_logtime(log_time)
 	except LogTimeError as e:
-		raise PunchError(str(e)) from None
+		raise PunchError(no_markup(str(e))) from None
 	punch_type = canonical_punch_type(row.get(c.PUNCH_TYPE))
 	if not punch_type:
 		raise PunchError("The punch has no Type")
@@ -181,7 +181,7 @@ def read_punch(row) -> Punch:
 	input_type = _optional_str(first_of(row, c.INPUT_TYPE_KEYS))
 	return Punch(
 		user_id=user_id,
-		log_time=log_time.strip(),
+		log_time=plain_text(log_time),
 		moment=moment,
 		punch_type=punch_type,
 		input_type=input_type[:40] if input_type else None,
@@ -285,7 +285,7 @@ def read_attendance_photo(event, max_bytes: int) -> AttendancePhoto:
 	try:
 		moment = parse_logtime(log_time)
 	except LogTimeError as e:
-		raise PhotoError(str(e)) from None
+		raise PhotoError(no_markup(str(e))) from None
 	text = event.get(LOG_PHOTO)
 	if not isinstance(text, str) or not text.strip():
 		raise PhotoError("The photo event carries no LogPhoto")
@@ -301,7 +301,7 @@ def read_attendance_photo(event, max_bytes: int) -> AttendancePhoto:
 		raise PhotoError("The photo is not valid Base64") from None
 	if not jpeg.startswith(JPEG_START):
 		raise PhotoError("The photo is not a JPEG image")
-	return AttendancePhoto(user_id=user_id, log_time=log_time.strip(), moment=moment, jpeg=jpeg)
+	return AttendancePhoto(user_id=user_id, log_time=plain_text(log_time), moment=moment, jpeg=jpeg)
 
 
 def _kb(size: int) -> str:

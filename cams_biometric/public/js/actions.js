@@ -5,12 +5,15 @@
 // to the browser. So the buttons work without `bench build`, and a site whose assets were
 // built before an update never runs an old copy.
 frappe.provide("cams_biometric");
+{% include "cams_biometric/public/js/device_text.js" %}
 
 // device: one device's name, or empty for every enabled device.
 cams_biometric.load_punchlog_dialog = function (device) {
 	const now = frappe.datetime.system_datetime();
 	const dialog = new frappe.ui.Dialog({
-		title: device ? __("Load Punchlog from {0}", [device]) : __("Load Punchlog from all devices"),
+		title: device
+			? __("Load Punchlog from {0}", [cams_biometric.esc(device)])
+			: __("Load Punchlog from all devices"),
 		fields: [
 			{
 				fieldtype: "HTML",

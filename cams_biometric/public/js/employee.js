@@ -1,5 +1,6 @@
 // The Employee form's "CAMS Devices" group: the employee on the biometric devices.
 // Shown to those who may send device commands (HR Manager, System Manager).
+{% include "cams_biometric/public/js/device_text.js" %}
 
 const CAMS_EMPLOYEE = "cams_biometric.employee_devices.";
 
@@ -16,7 +17,8 @@ frappe.ui.form.on("Employee", {
 
 function cams_employee_devices(frm, info) {
 	const group = __("CAMS Devices");
-	const esc = frappe.utils.escape_html;
+	// Device labels and the templates a device reported: text, escaped once.
+	const esc = cams_biometric.esc;
 	const section = cams_employee_devices_html(info, esc);
 	// Beside the Attendance Device ID (Attendance & Leaves tab), not in the dashboard, which
 	// v15 shows only on the Connections tab. The answer may come after a second refresh: one
@@ -45,7 +47,8 @@ function cams_employee_devices(frm, info) {
 				frm.reload_doc();
 			},
 		});
-	const device_options = info.devices.map((d) => ({ value: d.name, label: d.label }));
+	// Frappe shows a MultiCheck's and a Select's labels as HTML.
+	const device_options = info.devices.map((d) => ({ value: d.name, label: esc(d.label) }));
 	const pick_devices = (title, extra_fields, action) => {
 		const dialog = new frappe.ui.Dialog({
 			title,

@@ -9,31 +9,62 @@ from datetime import datetime, timedelta
 import frappe
 from frappe import _
 from frappe.query_builder.functions import Count, Date
-from frappe.utils import cint, formatdate, getdate, now_datetime
+from frappe.utils import formatdate, getdate, now_datetime
 from frappe.utils.dashboard import cache_source
 
+from cams_biometric import arguments
 from cams_biometric.constants import DEVICE, RAW_PUNCH
 from cams_biometric.device_scope import readable_devices
 
 MAX_DEVICES = 8
+MAX_DAYS = 93
+# What Frappe's chart widget may send (Dashboard Chart's options).
+TIMESPANS = ("Last Year", "Last Quarter", "Last Month", "Last Week", "Select Date Range")
+TIME_INTERVALS = ("Yearly", "Quarterly", "Monthly", "Weekly", "Daily")
 
 
 @frappe.whitelist()
-@cache_source
 def get(
-	chart_name=None,
-	chart=None,
-	no_cache=None,
-	filters=None,
-	from_date=None,
-	to_date=None,
-	timespan=None,
-	time_interval=None,
-	heatmap_year=None,
+	chart_name: str | None = None,
+	chart: dict | str | None = None,
+	no_cache: int | str | None = None,
+	filters: dict | str | None = None,
+	from_date: str | None = None,
+	to_date: str | None = None,
+	timespan: str | None = None,
+	time_interval: str | None = None,
+	heatmap_year: int | str | None = None,
+	refresh: int | str | None = None,
 ) -> dict:
+	"""The chart's data; read from the cache that Frappe keeps per Dashboard Chart."""
 	frappe.has_permission(RAW_PUNCH, "read", throw=True)
-	filters = frappe.parse_json(filters) or {}
-	return punches_per_device(cint(filters.get("days")) or 7)
+	filters = arguments.filters(filters)
+	days = filters.get("days") if isinstance(filters, dict) else None
+	days = arguments.integer(days, "days", 1, MAX_DAYS, 7)
+	arguments.name(chart_name, "Dashboard Chart", "chart_name", required=False)
+	# Frappe's chart widget sends these too; this chart is always the last week.
+	arguments.moment(from_date, "from_date", required=False)
+	arguments.moment(to_date, "to_date", required=False)
+	arguments.choice(timespan, TIMESPANS, "timespan", required=False)
+	arguments.choice(time_interval, TIME_INTERVALS, "time_interval", required=False)
+	arguments.integer(heatmap_year, "heatmap_year", 1900, 9999, default=0)
+	no_cache, refresh = arguments.flag(no_cache, "no_cache"), arguments.flag(refresh, "refresh")
+	if not chart_name:
+		chart = arguments.json_object(chart, "chart")
+		if not chart.get("name"):  # no chart to cache it for
+			return punches_per_device(days)
+	return _cached(
+		chart_name=chart_name,
+		chart=chart,
+		no_cache=no_cache,
+		filters={"days": days},
+		refresh=refresh,
+	)
+
+
+@cache_source
+def _cached(chart_name=None, chart=None, no_cache=None, filters=None, **ignored) -> dict:
+	return punches_per_device((filters or {}).get("days") or 7)
 
 
 def punches_per_device(days: int, now: datetime | None = None) -> dict:

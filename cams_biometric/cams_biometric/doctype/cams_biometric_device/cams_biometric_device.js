@@ -1,5 +1,6 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
+{% include "cams_biometric/public/js/device_text.js" %}
 
 frappe.ui.form.on("CAMS Biometric Device", {
 	refresh(frm) {
@@ -58,7 +59,8 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		if (frm.doc.enabled && frappe.model.can_create("CAMS Load Request")) {
 			frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(frm.doc.name));
 		}
-		const esc = frappe.utils.escape_html;
+		// The serial number the device sends is its own text; the others may hold & or quotes.
+		const esc = cams_biometric.esc;
 		if (!frm.doc.last_punch_received) {
 			frm.dashboard.set_headline(
 				__(
@@ -99,7 +101,7 @@ function cams_biometric_show_auth_failures(frm) {
 	const failures = (frm.doc.__onload || {}).auth_failures;
 	if (!failures) return;
 	const reasons = Object.entries(failures.reasons || {})
-		.map(([reason, count]) => `${frappe.utils.escape_html(__(reason))}: ${count}`)
+		.map(([reason, count]) => `${cams_biometric.esc(__(reason))}: ${count}`)
 		.join(", ");
 	frm.dashboard.add_comment(
 		__(
@@ -108,7 +110,7 @@ function cams_biometric_show_auth_failures(frm) {
 				failures.count,
 				frappe.datetime.str_to_user(failures.since),
 				frappe.datetime.str_to_user(failures.last_at),
-				`<b>${frappe.utils.escape_html(__(failures.last_reason))}</b>`,
+				`<b>${cams_biometric.esc(__(failures.last_reason))}</b>`,
 				reasons,
 			]
 		),
@@ -148,7 +150,7 @@ function cams_biometric_show_device_information(frm) {
 	if (frm.doc.device_information_error) {
 		frm.dashboard.add_comment(
 			__("The last Device Information refresh failed: {0}", [
-				frappe.utils.escape_html(frm.doc.device_information_error),
+				cams_biometric.esc(frm.doc.device_information_error),
 			]),
 			"orange",
 			true
@@ -173,7 +175,7 @@ function cams_biometric_danger_zone(frm) {
 			__(operation),
 			() => {
 				const dialog = new frappe.ui.Dialog({
-					title: __("{0} on {1}", [__(operation), frm.doc.device_label || frm.doc.name]),
+					title: __("{0} on {1}", [__(operation), cams_biometric.esc(frm.doc.device_label || frm.doc.name)]),
 					fields: [
 						{
 							fieldtype: "HTML",
@@ -182,14 +184,16 @@ function cams_biometric_danger_zone(frm) {
 						{
 							fieldname: "confirmation",
 							fieldtype: "Data",
-							label: __("Type {0} to confirm", [frm.doc.name]),
+							label: __("Type {0} to confirm", [cams_biometric.esc(frm.doc.name)]),
 							reqd: 1,
 						},
 					],
 					primary_action_label: __(operation),
 					primary_action(values) {
 						if (values.confirmation !== frm.doc.name) {
-							frappe.msgprint(__("Type the Service Tag ID {0} exactly to confirm.", [frm.doc.name]));
+							frappe.msgprint(
+								__("Type the Service Tag ID {0} exactly to confirm.", [cams_biometric.esc(frm.doc.name)])
+							);
 							return;
 						}
 						frappe.call({

@@ -7,6 +7,7 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
+from cams_biometric import arguments
 from cams_biometric.auth_failures import clear_device_failures, device_failures
 from cams_biometric.constants import DEVICE
 from cams_biometric.protocol.constants import MAX_SERVICE_TAG_LENGTH
@@ -91,5 +92,6 @@ class CAMSBiometricDevice(Document):
 @frappe.whitelist(methods=["POST"])
 def clear_auth_failures(device: str) -> None:
 	"""Forget a device's failed authentications, e.g. once its token is fixed."""
+	device = arguments.name(device, DEVICE, "device")
 	frappe.get_doc(DEVICE, device).check_permission("write")
 	clear_device_failures(device)

@@ -1,5 +1,6 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
+{% include "cams_biometric/public/js/device_text.js" %}
 
 frappe.ui.form.on("CAMS Device User", {
 	refresh(frm) {
@@ -7,7 +8,7 @@ frappe.ui.form.on("CAMS Device User", {
 			frm.add_custom_button(__("Remove Biometric Data"), () =>
 				frappe.confirm(
 					__("Erase the templates kept here for user {0}? The device keeps its own.", [
-						frappe.utils.escape_html(frm.doc.device_user_id),
+						cams_biometric.esc(frm.doc.device_user_id),
 					]),
 					() =>
 						frappe.call({

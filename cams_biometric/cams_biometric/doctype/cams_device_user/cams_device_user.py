@@ -5,6 +5,7 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
+from cams_biometric import arguments
 from cams_biometric.constants import DEVICE_USER
 
 
@@ -53,5 +54,6 @@ def remove_biometric_data(name: str) -> None:
 	"""Erase the templates kept for a device user (on request); the device keeps its own."""
 	from cams_biometric.device_users import erase_templates
 
+	name = arguments.name(name, DEVICE_USER, "name")
 	frappe.get_doc(DEVICE_USER, name).check_permission("delete")
 	erase_templates([name], _("removed on request by {0}").format(frappe.session.user))

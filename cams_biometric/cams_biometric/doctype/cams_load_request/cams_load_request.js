@@ -1,5 +1,6 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
+{% include "cams_biometric/public/js/device_text.js" %}
 
 const CAMS_LOAD_ACTIVE = ["Queued", "Running"];
 // How often a running load is looked at without socket.io (a plain gunicorn, a proxy that
@@ -62,7 +63,12 @@ function cams_load_show_progress(frm, values) {
 		values.rows_received || 0,
 		values.new_punches || 0,
 	]);
-	frm.dashboard.show_progress(CAMS_LOAD_PROGRESS_TITLE, percent, values.message || message);
+	// A gateway's error may be quoted in the message: text, not markup.
+	frm.dashboard.show_progress(
+		CAMS_LOAD_PROGRESS_TITLE,
+		percent,
+		values.message ? cams_biometric.esc(values.message) : message
+	);
 }
 
 function cams_load_show_headline(frm) {

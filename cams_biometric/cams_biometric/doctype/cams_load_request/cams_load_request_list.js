@@ -1,3 +1,5 @@
+{% include "cams_biometric/public/js/device_text.js" %}
+
 const CAMS_LOAD_COLORS = {
 	Queued: "gray",
 	Running: "blue",
@@ -10,7 +12,7 @@ const CAMS_LOAD_COLORS = {
 frappe.listview_settings["CAMS Load Request"] = {
 	add_fields: ["status", "progress"],
 	get_indicator(doc) {
-		return [__(doc.status), CAMS_LOAD_COLORS[doc.status] || "gray", `status,=,${doc.status}`];
+		return cams_biometric.indicator(doc.status, CAMS_LOAD_COLORS[doc.status] || "gray", "status", doc.status);
 	},
 	formatters: {
 		// A bar, as on the form; the number stays readable beside it.
@@ -24,3 +26,5 @@ frappe.listview_settings["CAMS Load Request"] = {
 		},
 	},
 };
+
+cams_biometric.escape_fields("CAMS Load Request", ["error", "stop_reason"]);

@@ -1,9 +1,11 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
+{% include "cams_biometric/public/js/device_text.js" %}
 
 frappe.ui.form.on("CAMS Raw Punch Log", {
 	refresh(frm) {
-		const esc = frappe.utils.escape_html;
+		// The device user id and the error (which may quote the device) are the device's text.
+		const esc = cams_biometric.esc;
 		frm.dashboard.clear_headline();
 		// Written by the callback and the jobs only: nothing on the form is for editing.
 		frm.disable_save();
@@ -42,8 +44,9 @@ frappe.ui.form.on("CAMS Raw Punch Log", {
 // that waited for it (processing.on_employee_update).
 function cams_raw_punch_map_dialog(frm) {
 	const user_id = frm.doc.device_user_id;
+	const esc = cams_biometric.esc;
 	const dialog = new frappe.ui.Dialog({
-		title: __("Map device user {0} to an Employee", [user_id]),
+		title: __("Map device user {0} to an Employee", [esc(user_id)]),
 		fields: [
 			{
 				fieldname: "employee",
@@ -54,7 +57,7 @@ function cams_raw_punch_map_dialog(frm) {
 				get_query: () => ({ filters: { status: "Active" } }),
 				description: __(
 					"Their Attendance Device ID becomes {0} (replacing any they have), and the punches waiting for it become checkins.",
-					[frappe.utils.escape_html(user_id)]
+					[esc(user_id)]
 				),
 			},
 		],
@@ -72,7 +75,7 @@ function cams_raw_punch_map_dialog(frm) {
 					frappe.show_alert({
 						message: __(
 							"{0} now has Attendance Device ID {1}; the punches waiting for it are processed in the background.",
-							[employee, user_id]
+							[esc(employee), esc(user_id)]
 						),
 						indicator: "green",
 					});

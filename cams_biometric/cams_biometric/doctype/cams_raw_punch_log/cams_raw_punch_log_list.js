@@ -1,3 +1,5 @@
+{% include "cams_biometric/public/js/device_text.js" %}
+
 const CAMS_RAW_PUNCH_COLORS = {
 	Pending: "orange",
 	Processed: "green",
@@ -27,7 +29,7 @@ frappe.listview_settings["CAMS Raw Punch Log"] = {
 		},
 	},
 	get_indicator(doc) {
-		return [__(doc.status), CAMS_RAW_PUNCH_COLORS[doc.status] || "gray", `status,=,${doc.status}`];
+		return cams_biometric.indicator(doc.status, CAMS_RAW_PUNCH_COLORS[doc.status] || "gray", "status", doc.status);
 	},
 	onload(listview) {
 		if (!frappe.model.can_write("CAMS Raw Punch Log")) return;
@@ -41,3 +43,14 @@ frappe.listview_settings["CAMS Raw Punch Log"] = {
 		});
 	},
 };
+
+// What the device sent, and the texts that quote it (a punch in Error says why).
+cams_biometric.escape_fields("CAMS Raw Punch Log", [
+	"device_user_id",
+	"employee_name",
+	"punch_type",
+	"input_type",
+	"log_time",
+	"operation_id",
+	"error",
+]);

@@ -1,5 +1,6 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
+{% include "cams_biometric/public/js/device_text.js" %}
 
 frappe.query_reports["Daily Punches"] = {
 	filters: [
@@ -41,7 +42,8 @@ frappe.query_reports["Daily Punches"] = {
 	],
 
 	formatter(value, row, column, data, default_formatter) {
-		const formatted = default_formatter(value, row, column, data);
+		// Names are text: escaped before Frappe's formatter, which leaves Data as it is.
+		const formatted = default_formatter(cams_biometric.report_value(value, column), row, column, data);
 		if (!data) return formatted;
 		if (column.fieldname === "punches" && data.employee && data.first_punch) {
 			// The day's checkins: this employee, from the first to the last punch of the day.

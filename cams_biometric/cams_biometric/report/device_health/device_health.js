@@ -1,5 +1,6 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
+{% include "cams_biometric/public/js/device_text.js" %}
 
 frappe.query_reports["Device Health"] = {
 	filters: [
@@ -17,15 +18,14 @@ frappe.query_reports["Device Health"] = {
 	],
 
 	formatter(value, row, column, data, default_formatter) {
-		const formatted = default_formatter(value, row, column, data);
+		// Labels, serial numbers and the reasons that quote them are text.
+		const formatted = default_formatter(cams_biometric.report_value(value, column), row, column, data);
 		if (!data) return formatted;
 		if (column.fieldname === "silent" && data.silent) {
 			return `<span class="indicator-pill red">${__("Silent")}</span>`;
 		}
 		if (column.fieldname === "attendance_hold" && data.attendance_hold) {
-			return `<span class="text-warning" title="${frappe.utils.escape_html(
-				data.attendance_hold
-			)}">${formatted}</span>`;
+			return `<span class="text-warning" title="${cams_biometric.esc(data.attendance_hold)}">${formatted}</span>`;
 		}
 		if (["pending", "unmapped", "errors"].includes(column.fieldname) && value) {
 			const status = { pending: "Pending", unmapped: "Unmapped", errors: "Error" }[

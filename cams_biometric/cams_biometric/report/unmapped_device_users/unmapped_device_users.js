@@ -1,5 +1,6 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
+{% include "cams_biometric/public/js/device_text.js" %}
 
 frappe.query_reports["Unmapped Device Users"] = {
 	filters: [
@@ -25,11 +26,12 @@ frappe.query_reports["Unmapped Device Users"] = {
 	formatter(value, row, column, data, default_formatter) {
 		if (column.fieldname === "action" && data && data.device_user_id) {
 			return `<button class="btn btn-xs btn-default cams-map-device-user"
-				data-device-user-id="${frappe.utils.escape_html(data.device_user_id)}"
-				data-device="${frappe.utils.escape_html(data.device || "")}">
+				data-device-user-id="${cams_biometric.esc(data.device_user_id)}"
+				data-device="${cams_biometric.esc(data.device || "")}">
 				${__("Set on Employee")}</button>`;
 		}
-		return default_formatter(value, row, column, data);
+		// The user id and the name on the device are the device's text.
+		return default_formatter(cams_biometric.report_value(value, column), row, column, data);
 	},
 
 	onload(report) {

@@ -10,6 +10,7 @@ from frappe import _
 from frappe.query_builder import Order
 from frappe.query_builder.functions import Count, Max, Min
 
+from cams_biometric import arguments
 from cams_biometric.constants import DEVICE, DEVICE_USER, RAW_PUNCH, UNMAPPED
 from cams_biometric.device_scope import restricted_devices
 
@@ -103,9 +104,9 @@ def device_user_names(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]
 def map_device_user(employee: str, device_user_id: str, device: str | None = None) -> dict:
 	"""Give an Employee this Attendance Device ID. Saving the Employee queues the pickup of
 	the punches waiting for it (processing.on_employee_update), which makes their checkins."""
-	device_user_id = (device_user_id or "").strip()
-	if not device_user_id:
-		frappe.throw(_("Which device user id should the Employee get?"))
+	device_user_id = arguments.user_id(device_user_id, "device_user_id")
+	employee = arguments.name(employee, "Employee", "employee")
+	device = arguments.name(device, DEVICE, "device", required=False)
 	doc = frappe.get_doc("Employee", employee)
 	doc.check_permission("write")
 	if doc.attendance_device_id and doc.attendance_device_id != device_user_id:
