@@ -382,8 +382,10 @@ class TestDesk(DeskTestCase):
 			lambda d: [a for a in self.visible(".dropdown-menu.show .dropdown-item") if "Enrol" in a.text]
 		)[0].click()
 		self.wait_for(
-			lambda d: self.js("return !!(window.cur_dialog && cur_dialog.fields_dict.devices)")
-			and self.visible(".modal.show input[type='checkbox']"),
+			lambda d: (
+				self.js("return !!(window.cur_dialog && cur_dialog.fields_dict.devices)")
+				and self.visible(".modal.show input[type='checkbox']")
+			),
 			message="the Enrol on Devices dialog did not open",
 		)
 		# Every device of the employee's company is ticked; this site may have others than ours.

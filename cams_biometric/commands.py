@@ -399,9 +399,7 @@ def _params_now(doc) -> dict:
 	return params
 
 
-def _record_carried_out(
-	doc, sleep, reply: dict, finish: dict, already: cams.CamsError | None = None
-) -> str:
+def _record_carried_out(doc, sleep, reply: dict, finish: dict, already: cams.CamsError | None = None) -> str:
 	"""The device did as asked, or already was so (``already``, its refusal): record it Done,
 	with what it changed (its information, the directory) or what the refusal proves. That
 	bookkeeping may fail once (a lock wait, a deadlock): it is tried again, and should it never

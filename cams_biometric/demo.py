@@ -17,7 +17,11 @@ SHIFT = "Demo Day Shift"
 DEVICE_ID = "SIM0001"
 # The simulator's users are 1000, 1001, ...: three become Employees, the rest stay unmapped
 # so the walk can show Unmapped Device Users and Map to Employee.
-EMPLOYEES = (("Asha", "Rao", "1000", "Female"), ("Bala", "Iyer", "1001", "Male"), ("Chen", "Li", "1002", "Male"))
+EMPLOYEES = (
+	("Asha", "Rao", "1000", "Female"),
+	("Bala", "Iyer", "1001", "Male"),
+	("Chen", "Li", "1002", "Male"),
+)
 
 
 def make_demo(simulator_url: str):

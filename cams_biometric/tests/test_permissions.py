@@ -12,7 +12,13 @@ def make_user(*roles: str, email: str | None = None) -> str:
 	if not frappe.db.exists("User", email):
 		user = frappe.get_doc(
 			# in_import skips the doctype's defaults: "enabled" must be given.
-			{"doctype": "User", "email": email, "first_name": "CAMS Test", "send_welcome_email": 0, "enabled": 1}
+			{
+				"doctype": "User",
+				"email": email,
+				"first_name": "CAMS Test",
+				"send_welcome_email": 0,
+				"enabled": 1,
+			}
 		)
 		# in_import: HRMS' and ERPNext's suites create users in bulk and trip the hourly throttle.
 		user.flags.in_import = frappe.flags.in_import = True

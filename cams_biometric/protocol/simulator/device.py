@@ -134,7 +134,12 @@ class Device:
 		with self.lock:
 			if self.instants and moment <= self.instants[-1]:
 				moment = self.instants[-1] + timedelta(seconds=1)  # instants stay distinct
-			row = {"Type": punch_type, "InputType": input_type, "UserID": user_id, "LogTime": format_logtime(moment)}
+			row = {
+				"Type": punch_type,
+				"InputType": input_type,
+				"UserID": user_id,
+				"LogTime": format_logtime(moment),
+			}
 			self.punches.append(row)
 			self.instants.append(moment)
 		return row
