@@ -190,19 +190,24 @@ def check_may_send(device: str, employee: str | None = None):
 	and a device of the employee's company and branch."""
 	frappe.has_permission(COMMAND, "create", throw=True)
 	if not device or not frappe.db.exists(DEVICE, device):
-		frappe.throw(_("CAMS Biometric Device {0} does not exist.").format(device), frappe.DoesNotExistError)
+		frappe.throw(
+			_("CAMS Biometric Device {0} does not exist.").format(escape_html(device or "")),
+			frappe.DoesNotExistError,
+		)
 	frappe.has_permission(DEVICE, "read", doc=device, throw=True)
 	if not employee:
 		return
 	if not frappe.db.exists("Employee", employee):
-		frappe.throw(_("Employee {0} does not exist.").format(employee), frappe.DoesNotExistError)
+		frappe.throw(
+			_("Employee {0} does not exist.").format(escape_html(employee)), frappe.DoesNotExistError
+		)
 	frappe.has_permission("Employee", "read", doc=employee, throw=True)
 	theirs = frappe.db.get_value("Employee", employee, ["company", "branch"], as_dict=True)
 	scope = frappe.db.get_value(DEVICE, device, ["company", "branch"], as_dict=True)
 	if any(scope[field] and scope[field] != theirs[field] for field in ("company", "branch")):
 		frappe.throw(
 			_("{0} is not a device of the company and branch of {1}.").format(
-				frappe.bold(device), frappe.bold(employee)
+				frappe.bold(escape_html(device)), frappe.bold(escape_html(employee))
 			)
 		)
 
