@@ -40,7 +40,22 @@ frappe.query_reports["Daily Punches"] = {
 		},
 	],
 
+	onload() {
+		// Frappe's breadcrumb follows the ref doctype (Employee Checkin, module HR); this report
+		// is one of CAMS Biometric's, as the others say.
+		frappe.breadcrumbs.add("CAMS Biometric");
+	},
+
 	formatter(value, row, column, data, default_formatter) {
+		if (
+			data &&
+			value &&
+			["first_in", "last_out"].includes(column.fieldname) &&
+			String(value).startsWith(String(data.day))
+		) {
+			// The day is in its own column: the time alone, unless it falls on another day.
+			return frappe.datetime.str_to_user(frappe.datetime.convert_to_user_tz(value), true);
+		}
 		const formatted = default_formatter(value, row, column, data);
 		if (!data) return formatted;
 		if (column.fieldname === "punches" && data.employee && data.first_punch) {
