@@ -12,7 +12,17 @@ from frappe import _
 from frappe.query_builder.functions import Count, Date
 from frappe.utils import escape_html, get_datetime, getdate
 
-from cams_biometric.constants import DEVICE, ERROR, PENDING, PROCESSED, RAW_PUNCH, SETTINGS, UNMAPPED
+from cams_biometric.constants import (
+	DEVICE,
+	DUPLICATE,
+	ERROR,
+	IGNORED,
+	PENDING,
+	PROCESSED,
+	RAW_PUNCH,
+	SETTINGS,
+	UNMAPPED,
+)
 
 WAITING = (UNMAPPED, PENDING)
 
@@ -168,9 +178,9 @@ def outcome(device_user_id: str, since: str) -> dict:
 	"""After mapping: the punches of ``device_user_id`` that waited at ``since``, by what they
 	became so far; ``done`` once none of them waits for the pickup any more."""
 	_check_permission()
-	since = get_datetime(since)
+	since, device_user_id = get_datetime(since), (device_user_id or "").strip()
 	raw = frappe.qb.DocType(RAW_PUNCH)
-	of_the_mapping = (raw.device_user_id == (device_user_id or "").strip()) & (raw.creation <= since)
+	of_the_mapping = (raw.device_user_id == device_user_id) & (raw.creation <= since)
 	done = (
 		frappe.qb.from_(raw)
 		.select(raw.status, Count("*").as_("punches"))
@@ -197,11 +207,15 @@ def outcome(device_user_id: str, since: str) -> dict:
 		order_by="punch_time asc",
 		limit=1,
 	)
-	parts = [
-		_("{0} {1}").format(counts[status], _(status))
-		for status in (PROCESSED, "Duplicate", ERROR, UNMAPPED, "Ignored", PENDING)
-		if counts.get(status)
-	]
+	said = {
+		PROCESSED: _("{0} became checkins"),
+		DUPLICATE: _("{0} were checkins already"),
+		ERROR: _("{0} became Error"),
+		UNMAPPED: _("{0} are still Unmapped"),
+		IGNORED: _("{0} became Ignored"),
+		PENDING: _("{0} are Pending"),
+	}
+	parts = [text.format(counts[status]) for status, text in said.items() if counts.get(status)]
 	message = _("Punches of device user {0}: {1}.").format(
 		escape_html(device_user_id), ", ".join(parts) or _("none yet")
 	)
