@@ -249,6 +249,8 @@ class TestDesk(DeskTestCase):
 		history = self.wait_for(lambda d: [e.text for e in self.visible(".timeline-item") if e.text])
 		self.assertFalse([h for h in history if "Guest" in h], history)
 		self.assertTrue([h for h in history if f"Received from device {self.stgid}" in h], history)
+		sidebar = " ".join(e.text for e in self.visible(".form-sidebar .created-by"))
+		self.assertIn(f"Received from device {self.stgid}", sidebar)
 		self.screenshot("raw-punch-error")
 
 		# Still before the Employee's date of joining: reprocessing changes nothing, and says so in red.

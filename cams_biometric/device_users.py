@@ -50,6 +50,10 @@ def apply_event(device: str, event_type: str, event, source: str = SOURCE_CALLBA
 	return name
 
 
+# The commands whose outcome the directory records.
+DIRECTORY_OPERATIONS = ("Add User", "Delete User", "Enable User", "Disable User", "Update Access Time")
+
+
 def apply_command(device: str, user_id: str, operation: str, params: dict | None = None):
 	"""What a command the device carried out changes in its directory, in the caller's transaction.
 
@@ -58,6 +62,8 @@ def apply_command(device: str, user_id: str, operation: str, params: dict | None
 	carry no OperationTime, so they never make a later device callback look older.
 	"""
 	params = params or {}
+	if operation not in DIRECTORY_OPERATIONS:
+		return  # e.g. Enroll Fingerprint: the template comes by callback; no row before it
 	name, stored = _row_of(device, user_id)
 	state = _read_state(stored)
 	extra = {}
@@ -77,8 +83,6 @@ def apply_command(device: str, user_id: str, operation: str, params: dict | None
 		extra["access_enabled"] = int(operation == "Enable User")
 	elif operation == "Update Access Time":
 		extra.update(access_start=params.get("start"), access_end=params.get("end"))
-	else:
-		return
 	_save(name, user_id, device, state, SOURCE_COMMAND, **extra)
 
 
@@ -144,6 +148,9 @@ def _row_of(device: str, user_id: str) -> tuple[str, str | None]:
 			"device_user_id": user_id,
 			"directory_key": _key(device, user_id),
 			"status": ACTIVE,
+			# The doctype's default, which insert_once (no Document.insert) does not apply: a
+			# device lets its users punch until it is told otherwise.
+			"access_enabled": 1,
 		}
 	)
 	if insert_once(doc):

@@ -13,7 +13,7 @@ from cams_biometric.device_users import SOURCE_COMMAND
 
 # A remote enrolment is followed this long after the device took it: a device gives up asking
 # for a finger within minutes, so an older one is only history (Commands).
-ENROLMENT_FOLLOWED_HOURS = 24
+ENROLMENT_FOLLOWED_MINUTES = 30
 
 
 @frappe.whitelist()
@@ -78,7 +78,7 @@ def _commands(employee: str, since: str | None, labels: dict) -> dict:
 			"employee": employee,
 			"operation": "Enroll Fingerprint",
 			"status": "Done",
-			"finished_at": (">=", add_to_date(now_datetime(), hours=-ENROLMENT_FOLLOWED_HOURS)),
+			"finished_at": (">=", add_to_date(now_datetime(), minutes=-ENROLMENT_FOLLOWED_MINUTES)),
 		},
 		fields=[*fields, "device_user_id"],
 		order_by="finished_at desc",

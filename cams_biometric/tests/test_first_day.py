@@ -5,11 +5,12 @@ came and which commands are on their way; commands and loads are numbered apart.
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import frappe
 from frappe.utils import add_days, add_to_date, getdate, now_datetime, nowdate
 
-from cams_biometric import commands, employee_activity, mapping, processing
+from cams_biometric import commands, device_users, employee_activity, mapping, processing
 from cams_biometric.cams_biometric.report.unmapped_device_users.unmapped_device_users import (
 	columns as unmapped_columns,
 )
@@ -34,6 +35,8 @@ from cams_biometric.tests.utils import (
 	run_queued_job,
 	unique,
 )
+
+PAYLOADS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "payloads"
 
 
 class FirstDayTestCase(CamsTestCase):
@@ -177,6 +180,24 @@ class TestEmployeeActivity(FirstDayTestCase):
 		self.assertEqual(employee_activity.activity_of(employee)["enrolments"], [])
 
 
+class TestDirectoryRows(FirstDayTestCase):
+	def test_a_user_the_device_reports_is_enabled_and_an_enrolment_makes_no_row_before_its_finger(self):
+		user_id = unique("D")
+		body = json.loads((PAYLOADS / "callback-user-merge-1.json").read_text())
+		body["RealTime"]["AuthToken"] = self.token
+		event = body["RealTime"]["UserUpdated"]
+		event["UserID"] = user_id
+		for template in event.get("Template", []):
+			template["UserID"] = user_id
+		self.assertEqual(post_callback(body, stgid=self.stgid).status_code, 200)
+		[row] = frappe.get_all(DEVICE_USER, {"device_user_id": user_id}, ["access_enabled", "status"])
+		self.assertEqual((row.access_enabled, row.status), (1, "Active"), "the form said Disabled")
+
+		enrolled = unique("F")
+		device_users.apply_command(self.stgid, enrolled, "Enroll Fingerprint")
+		self.assertFalse(frappe.db.exists(DEVICE_USER, {"device_user_id": enrolled}))
+
+
 class TestNaming(FirstDayTestCase):
 	def command(self) -> str:
 		return commands.queue_command(self.stgid, "Device Information")
@@ -209,7 +230,7 @@ class TestNaming(FirstDayTestCase):
 		frappe.qb.update(series).set(series.current, 0).where(series.name == "CAMS-CMD-").run()
 		separate_command_and_load_series.execute()
 		self.assertNotEqual(self.command(), used)
-		current = frappe.db.get_value("Series", "CAMS-CMD-", "current")
+		[(current,)] = frappe.qb.from_(series).select(series.current).where(series.name == "CAMS-CMD-").run()
 		self.assertGreater(int(current), int(used.rsplit("-", 1)[1]))
 
 

@@ -128,7 +128,8 @@ function cams_employee_devices(frm, info) {
 					message: message + " " + __("({0} commands queued; this form shows how they end)", [names.length]),
 					indicator: "blue",
 				});
-				cams_employee_activity(frm, frappe.datetime.now_datetime());
+				// From the server's last answer: the commands that finish from now on are announced.
+				cams_employee_activity(frm, frm.__cams_activity && frm.__cams_activity.now);
 			},
 		});
 	const device_options = info.devices.map((d) => ({ value: d.name, label: d.label }));

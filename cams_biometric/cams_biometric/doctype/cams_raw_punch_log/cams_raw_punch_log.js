@@ -57,6 +57,16 @@ function cams_raw_punch_creation_message(frm) {
 		};
 	};
 	frm.timeline.refresh();
+	// The sidebar says it too.
+	if (frm.sidebar && frm.sidebar.sidebar) {
+		frm.sidebar.sidebar
+			.find(".created-by")
+			.html(
+				frm.timeline.get_creation_message().content +
+					" · " +
+					frappe.datetime.comment_when(frm.doc.creation)
+			);
+	}
 }
 
 // The Unmapped Device Users report's dialog, which says what the waiting punches will become
