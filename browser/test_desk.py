@@ -421,6 +421,24 @@ class TestDesk(DeskTestCase):
 		self.needs("load", "test_04")
 		cards = self.assert_workspace_numbers("CAMS Biometric")
 		self.assertEqual(len(cards), 4, cards)
+		# No warning colour on a count that may well be 0 (errors, silent devices, unmapped).
+		red = self.js(
+			"return $('.number-widget-box .number').toArray()"
+			".filter((n) => /rgb\\(203, 41, 41\\)|rgb\\(236, 173, 75\\)/.test(getComputedStyle(n).color)).length"
+		)
+		self.assertEqual(red, 0, "a number card is red or orange whatever its value")
+		errors = self.console_errors()  # also keeps the entries for the report of tearDown
+		self.assertEqual(errors, [])
+		warnings = [e["message"] for e in self.console_seen if "is not a valid color" in e["message"]]
+		self.assertEqual(warnings, [], "the chart has no colour")
+		# The setup block is gone once the setup is done, with no empty strip left in its place.
+		strips = self.js(
+			"return $('.ce-block:visible').toArray().filter((b) => {"
+			" const host = [...b.querySelectorAll('*')].find((e) => e.shadowRoot);"
+			" const setup = host && host.shadowRoot.querySelector('.cams-setup');"
+			" return setup && !setup.innerHTML.trim(); }).length"
+		)
+		self.assertEqual(strips, 0, "an empty strip above the cards")
 		self.screenshot("workspace")
 
 	def test_15_an_employee_is_enrolled_from_their_form(self):

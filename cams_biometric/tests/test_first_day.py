@@ -234,6 +234,18 @@ class TestNaming(FirstDayTestCase):
 		self.assertGreater(int(current), int(used.rsplit("-", 1)[1]))
 
 
+class TestWorkspaceChart(CamsTestCase):
+	def test_a_week_without_punches_is_one_row_of_zeros_not_no_dataset(self):
+		from cams_biometric.cams_biometric.dashboard_chart_source.cams_punches_per_device import (
+			cams_punches_per_device as chart,
+		)
+
+		long_ago = add_days(now_datetime(), -3650)  # no device punched in that week
+		data = chart.punches_per_device(7, now=long_ago)
+		self.assertEqual(len(data["labels"]), 7)
+		self.assertEqual([dataset["values"] for dataset in data["datasets"]], [[0] * 7])
+
+
 class TestRawPunchList(CamsTestCase):
 	def test_the_raw_punch_log_lists_by_punch_time(self):
 		self.assertEqual(frappe.get_meta(RAW_PUNCH).sort_field, "punch_time")
