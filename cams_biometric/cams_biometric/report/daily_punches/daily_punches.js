@@ -54,7 +54,8 @@ frappe.query_reports["Daily Punches"] = {
 			String(value).startsWith(String(data.day))
 		) {
 			// The day is in its own column: the time alone, unless it falls on another day.
-			return frappe.datetime.str_to_user(frappe.datetime.convert_to_user_tz(value), true);
+			const shown = frappe.datetime.str_to_user(frappe.datetime.convert_to_user_tz(value));
+			return shown.split(" ").slice(1).join(" ");
 		}
 		const formatted = default_formatter(value, row, column, data);
 		if (!data) return formatted;
