@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import frappe
 from frappe.utils import add_days, now_datetime, nowdate
 from frappe.utils.background_jobs import get_queue, get_queue_list
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -332,15 +333,27 @@ class TestDesk(DeskTestCase):
 		field = self.visible(".modal.show [data-fieldname='employee'] input")[0]
 		field.clear()
 		field.send_keys(employee)
-		self.wait_for(
-			lambda d: [
-				item
-				for item in self.visible(".modal.show .awesomplete [role='option']")
-				if employee in item.text
-			],
-			message="the Employee is not among the suggestions",
-		)[0].click()
+
+		def click_suggestion(_driver):
+			# The list is redrawn as the search answers: a suggestion found may be gone when clicked.
+			try:
+				for item in self.visible(".modal.show .awesomplete [role='option']"):
+					if employee in item.text:
+						item.click()
+						return True
+			except StaleElementReferenceException:
+				return False
+			return False
+
+		self.wait_for(click_suggestion, message="the Employee is not among the suggestions")
 		self.wait_for(lambda d: self.js("return cur_dialog.get_value('employee')") == employee)
+
+	def texts(self, selector: str) -> list[str]:
+		"""The visible text of what matches, read in one go: the Employee form redraws its
+		CAMS block while it follows commands, which makes element references stale."""
+		return self.js(
+			"return $(arguments[0]).filter(':visible').toArray().map((e) => e.innerText)", selector
+		)
 
 	def mapping_note(self) -> str:
 		return " ".join(e.text for e in self.visible(".modal.show .cams-mapping-note"))
@@ -478,9 +491,9 @@ class TestDesk(DeskTestCase):
 		self.js("cur_frm.scroll_to_field('attendance_device_id')")
 		block = self.wait_for_worker(
 			lambda d: [
-				b.text
-				for b in self.visible(".cams-devices-block")
-				if "Browser Gate" in b.text and "Enabled" in b.text
+				text
+				for text in self.texts(".cams-devices-block")
+				if "Browser Gate" in text and "Enabled" in text
 			],
 			message="the Employee form did not show the device the employee is now on",
 		)[0]
@@ -534,9 +547,9 @@ class TestDesk(DeskTestCase):
 		self.js("cur_frm.scroll_to_field('attendance_device_id')")
 		waiting = self.wait_for_worker(
 			lambda d: [
-				e.text
-				for e in self.visible(".cams-employee-activity p")
-				if "no fingerprint has come back" in e.text
+				text
+				for text in self.texts(".cams-employee-activity p")
+				if "no fingerprint has come back" in text
 			],
 			message="the form does not say the enrolment still waits for a finger",
 		)
