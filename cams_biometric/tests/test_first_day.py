@@ -20,6 +20,7 @@ from cams_biometric.cams_biometric.report.unmapped_device_users.unmapped_device_
 from cams_biometric.constants import DEVICE_USER, RAW_PUNCH, SETTINGS
 from cams_biometric.loads import LOAD_REQUEST, page_job_id
 from cams_biometric.patches import separate_command_and_load_series
+from cams_biometric.tests.test_permissions import make_user
 from cams_biometric.tests.test_reports import site_moment
 from cams_biometric.tests.utils import (
 	CamsTestCase,
@@ -123,6 +124,21 @@ class TestMapping(FirstDayTestCase):
 		said = mapping.forecast(self.employee(None), user_id)
 		self.assertEqual(said["holder"], owner)
 		self.assertIn("Kiran", said["message"])
+
+	def test_only_those_who_see_the_raw_punch_log_learn_about_its_punches(self):
+		user_id = unique("P")
+		employee = self.employee(user_id)
+		outsider, hr_manager = make_user("Employee"), make_user("HR Manager", "Employee")
+		frappe.set_user(outsider)
+		with self.assertRaises(frappe.PermissionError):
+			mapping.forecast(employee, user_id)
+		with self.assertRaises(frappe.PermissionError):
+			mapping.outcome(user_id, str(now_datetime()))
+		with self.assertRaises(frappe.PermissionError):
+			employee_activity.activity_of(employee)
+		frappe.set_user(hr_manager)
+		self.assertEqual(mapping.forecast(employee, user_id)["waiting"], 0)
+		self.assertEqual(employee_activity.activity_of(employee)["seen"], [])
 
 	def test_the_action_column_comes_right_after_the_device_user_id(self):
 		self.assertEqual([c["fieldname"] for c in unmapped_columns()][:2], ["device_user_id", "action"])
