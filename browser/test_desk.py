@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import frappe
 from frappe.utils import add_days, now_datetime, nowdate
 from frappe.utils.background_jobs import get_queue, get_queue_list
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -298,6 +298,15 @@ class TestDesk(DeskTestCase):
 			message="Set replaced another Employee's id without asking",
 		)
 		self.js("frappe.msg_dialog && frappe.msg_dialog.hide()")
+		self.wait_for(lambda d: not self.js("return !!(frappe.msg_dialog && frappe.msg_dialog.display)"))
+		self.wait_for(
+			lambda d: (
+				not self.js(
+					"return $('.modal:visible').toArray().some((m) => m.innerText.includes('Tick Replace'))"
+				)
+			),
+			message="the message stayed open",
+		)
 		fresh_snapshot()
 		self.assertEqual(
 			frappe.db.get_value("Employee", self.employees[1], "attendance_device_id"), self.user_ids[1]
@@ -341,8 +350,8 @@ class TestDesk(DeskTestCase):
 					if employee in item.text:
 						item.click()
 						return True
-			except StaleElementReferenceException:
-				return False
+			except (StaleElementReferenceException, ElementClickInterceptedException):
+				return False  # redrawn, or a closing message still fades out over it
 			return False
 
 		self.wait_for(click_suggestion, message="the Employee is not among the suggestions")
