@@ -103,12 +103,18 @@ cams_biometric.reports.map_device_user = function ({ device_user_id, device }, a
 			if (!forecast || forecast.employee !== values.employee) return update_forecast();
 			if (forecast.holder) return;
 			if (forecast.replaces && !values.replace) {
-				frappe.msgprint(
-					__("Tick Replace their Attendance Device ID to give {0} device user {1} instead of {2}.", [
-						frappe.utils.escape_html(forecast.employee_name || forecast.employee),
-						frappe.utils.escape_html(values.device_user_id),
-						frappe.utils.escape_html(forecast.replaces),
-					])
+				// Said in the dialog, under what replacing means: no second dialog over this one.
+				show(
+					forecast.message +
+						`<p><b>${__(
+							"Tick Replace their Attendance Device ID to give {0} device user {1} instead of {2}.",
+							[
+								frappe.utils.escape_html(forecast.employee_name || forecast.employee),
+								frappe.utils.escape_html(values.device_user_id),
+								frappe.utils.escape_html(forecast.replaces),
+							]
+						)}</b></p>`,
+					"warning"
 				);
 				return;
 			}
