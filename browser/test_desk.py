@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import frappe
 from frappe.utils import add_days, now_datetime, nowdate
 from frappe.utils.background_jobs import get_queue, get_queue_list
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -156,6 +157,9 @@ class TestDesk(DeskTestCase):
 		self.open_form(DEVICE, device)
 		self.page_button("Load Punchlog").click()
 		self.wait_for(lambda d: self.js("return !!(window.cur_dialog && cur_dialog.fields_dict.from_time)"))
+		# A date-and-time field shows a time too (it showed a bare date).
+		shown = self.visible(".modal.show [data-fieldname='from_time'] input")[0].get_attribute("value")
+		self.assertRegex(shown, r"\d{1,2}:\d{2}", "Load Punchlog's From shows no time")
 		self.js(
 			"cur_dialog.set_value('from_time', arguments[0]); cur_dialog.set_value('to_time', arguments[1]);",
 			str(add_days(now_datetime(), -4)).split(".")[0],
@@ -248,6 +252,11 @@ class TestDesk(DeskTestCase):
 		banner = self.wait_for(lambda d: [m for m in self.form_messages() if "made no checkin" in m])
 		self.assertIn("joining", banner[0].lower())
 		self.assertNotIn("Save", self.button_labels(), "a raw punch offers Save")
+		history = self.wait_for(lambda d: [e.text for e in self.visible(".timeline-item") if e.text])
+		self.assertFalse([h for h in history if "Guest" in h], history)
+		self.assertTrue([h for h in history if f"Received from device {self.stgid}" in h], history)
+		sidebar = " ".join(e.text for e in self.visible(".form-sidebar .created-by"))
+		self.assertIn(f"Received from device {self.stgid}", sidebar)
 		self.screenshot("raw-punch-error")
 
 		# Still before the Employee's date of joining: reprocessing changes nothing, and says so in red.
@@ -281,35 +290,83 @@ class TestDesk(DeskTestCase):
 		self.assertTrue(self.visible(".form-message a[href^='/app/employee']"), "no way to the Employees")
 		self.page_button("Map to Employee").click()
 		self.wait_for(lambda d: self.js("return !!(window.cur_dialog && cur_dialog.fields_dict.employee)"))
-		# As a user does: type, then pick the Employee from the Link's suggestions.
-		self.visible(".modal.show [data-fieldname='employee'] input")[0].send_keys(self.unmapped_employee)
-		self.wait_for(
-			lambda d: [
-				item
-				for item in self.visible(".modal.show .awesomplete [role='option']")
-				if self.unmapped_employee in item.text
-			],
-			message="the Employee is not among the suggestions",
-		)[0].click()
-		self.wait_for(lambda d: self.js("return cur_dialog.get_value('employee')") == self.unmapped_employee)
+		# An Employee with an id of their own: the dialog says whose id is replaced, and asks.
+		self.pick_employee(self.employees[1])
+		note = self.wait_for(
+			lambda d: self.mapping_note() if self.user_ids[1] in self.mapping_note() else None
+		)
+		self.assertIn("will be replaced", note)
+		self.assertTrue(self.visible(".modal.show [data-fieldname='replace'] input"), "no Replace box")
 		self.visible(".modal.show .btn-primary")[0].click()
 		self.wait_for(
-			lambda d: not self.visible(".modal.show"),
-			message="the Map dialog stayed open: " + " | ".join(m.text for m in self.visible(".modal.show")),
+			lambda d: "Tick Replace" in self.mapping_note(),
+			message="Set replaced another Employee's id without asking",
 		)
-		self.wait_for_worker(
-			lambda d: frappe.db.rollback() or frappe.db.get_value(RAW_PUNCH, row, "status") == "Processed",
+		fresh_snapshot()
+		self.assertEqual(
+			frappe.db.get_value("Employee", self.employees[1], "attendance_device_id"), self.user_ids[1]
+		)
+		# The Employee without one: what the waiting punches become, before anything changes.
+		self.pick_employee(self.unmapped_employee)
+		note = self.wait_for(lambda d: self.mapping_note() if "Tom" in self.mapping_note() else None)
+		self.assertRegex(note, r"\d+ become checkins of Tom")
+		self.screenshot("raw-punch-map-forecast")
+		self.visible(".modal.show .btn-primary")[0].click()
+		# After: what they became, counted in the dialog as the pickup job processes them.
+		outcome = self.wait_for_worker(
+			lambda d: (
+				self.mapping_note()
+				if "became checkins" in self.mapping_note() and "waiting" not in self.mapping_note()
+				else None
+			),
 			timeout=60,
-			message="the mapped punch did not become a checkin (is a worker running?)",
+			message="the dialog did not count what the punches became (is a worker running?)",
 		)
+		self.assertNotIn("Error", outcome)
+		self.screenshot("raw-punch-map-outcome")
+		self.visible(".modal.show .btn-primary")[0].click()  # Close
+		self.wait_for(lambda d: self.js("return cur_frm.doc.status") == "Processed")
+		fresh_snapshot()
+		self.assertEqual(frappe.db.get_value(RAW_PUNCH, row, "status"), "Processed")
 		self.assertEqual(
 			frappe.db.get_value("Employee", self.unmapped_employee, "attendance_device_id"), user_id
 		)
+
+	def pick_employee(self, employee: str):
+		"""As a user does: type into the dialog's Employee, then pick it from the suggestions."""
+		field = self.visible(".modal.show [data-fieldname='employee'] input")[0]
+		field.clear()
+		field.send_keys(employee)
+
+		def click_suggestion(_driver):
+			# The list is redrawn as the search answers: a suggestion found may be gone when clicked.
+			try:
+				for item in self.visible(".modal.show .awesomplete [role='option']"):
+					if employee in item.text:
+						item.click()
+						return True
+			except (StaleElementReferenceException, ElementClickInterceptedException):
+				return False  # redrawn, or a closing message still fades out over it
+			return False
+
+		self.wait_for(click_suggestion, message="the Employee is not among the suggestions")
+		self.wait_for(lambda d: self.js("return cur_dialog.get_value('employee')") == employee)
+
+	def texts(self, selector: str) -> list[str]:
+		"""The visible text of what matches, read in one go: the Employee form redraws its
+		CAMS block while it follows commands, which makes element references stale."""
+		return self.js(
+			"return $(arguments[0]).filter(':visible').toArray().map((e) => e.innerText)", selector
+		)
+
+	def mapping_note(self) -> str:
+		return " ".join(self.texts(".modal.show .cams-mapping-note"))
 
 	def test_09_raw_punch_list_shows_time_and_employee(self):
 		self.needs("load", "test_04")
 		self.open(f"/app/cams-raw-punch-log?device={self.stgid}")
 		self.wait_for(lambda d: self.visible(".list-row-container"), message="the raw punch list is empty")
+		self.assertEqual(self.js("return cur_list.sort_by"), "punch_time", "the list is not by Punch Time")
 		headers = [h.text.strip() for h in self.visible(".list-row-head .list-row-col")]
 		self.assertIn("Punch Time", headers)
 		self.assertIn("Employee", headers)
@@ -349,6 +406,10 @@ class TestDesk(DeskTestCase):
 		rows = self.assert_report_renders("Unmapped Device Users", {"load_request": load})
 		# The users no Employee has: not the late joiner (Error rows), nor the one test_08 mapped.
 		self.assertEqual(rows, USERS - MAPPED - 2)
+		buttons = self.visible(".cams-map-device-user")
+		self.assertTrue(buttons, "no Set on Employee button")
+		right = self.js("return arguments[0].getBoundingClientRect().right", buttons[0])
+		self.assertLessEqual(right, self.js("return window.innerWidth"), "Set on Employee is off-screen")
 		self.screenshot("report-unmapped-device-users")
 
 	def test_12_device_health_report_shows_the_device(self):
@@ -364,12 +425,45 @@ class TestDesk(DeskTestCase):
 			{"company": company, "from_date": add_days(nowdate(), -4), "to_date": nowdate()},
 		)
 		self.assertGreaterEqual(rows, MAPPED, "a row per employee and day at least for each employee")
+		crumbs = " ".join(e.text for e in self.visible("#navbar-breadcrumbs a"))
+		self.assertIn("CAMS Biometric", crumbs)
+		self.assertNotIn("HR", crumbs.split())
+		cut = self.js(
+			"const body = $('.dt-scrollable:visible')[0]; return body ? body.scrollWidth - body.clientWidth : -1"
+		)
+		self.assertLessEqual(cut, 0, "Daily Punches is wider than the screen")
+		# First IN shows the time of the day's first IN (the day has its own column).
+		shown, first_in = self.js(
+			"const row = frappe.query_report.data.find((r) => r.first_in);"
+			" const cell = $(`.dt-cell__content:contains('${row.employee_name}')`).first().closest('.dt-row')"
+			".find('.dt-cell__content').toArray().map((c) => c.textContent.trim());"
+			" return [cell, String(row.first_in)]"
+		)
+		self.assertIn(first_in.split(" ")[1][:5], " ".join(shown), (shown, first_in))
 		self.screenshot("report-daily-punches")
 
 	def test_14_the_workspace_shows_numbers(self):
 		self.needs("load", "test_04")
 		cards = self.assert_workspace_numbers("CAMS Biometric")
 		self.assertEqual(len(cards), 4, cards)
+		# No warning colour on a count that may well be 0 (errors, silent devices, unmapped).
+		red = self.js(
+			"return $('.number-widget-box .number').toArray()"
+			".filter((n) => /rgb\\(203, 41, 41\\)|rgb\\(236, 173, 75\\)/.test(getComputedStyle(n).color)).length"
+		)
+		self.assertEqual(red, 0, "a number card is red or orange whatever its value")
+		errors = self.console_errors()  # also keeps the entries for the report of tearDown
+		self.assertEqual(errors, [])
+		warnings = [e["message"] for e in self.console_seen if "is not a valid color" in e["message"]]
+		self.assertEqual(warnings, [], "the chart has no colour")
+		# The setup block is gone once the setup is done, with no empty strip left in its place.
+		strips = self.js(
+			"return $('.ce-block:visible').toArray().filter((b) => {"
+			" const host = [...b.querySelectorAll('*')].find((e) => e.shadowRoot);"
+			" const setup = host && host.shadowRoot.querySelector('.cams-setup');"
+			" return setup && !setup.innerHTML.trim(); }).length"
+		)
+		self.assertEqual(strips, 0, "an empty strip above the cards")
 		self.screenshot("workspace")
 
 	def test_15_an_employee_is_enrolled_from_their_form(self):
@@ -395,25 +489,28 @@ class TestDesk(DeskTestCase):
 		self.js("arguments[0].scrollIntoView({block: 'center'})", ours)
 		ours.click()
 		self.screenshot("employee-enrol")
+		self.js("window.cams_not_reloaded = true")
 		self.wait_for(lambda d: self.visible(".modal.show .btn-primary"))[0].click()
-		self.wait_for_worker(
-			lambda d: (
-				fresh_snapshot()
-				or frappe.db.get_value(
-					"CAMS Device Command",
-					{"employee": employee, "operation": "Add User", "status": "Done"},
-				)
-			),
-			message="the Add User command was not done",
+		# The form follows the command by itself (no reload, no socket.io): in progress, then
+		# the device's row once it is done.
+		self.wait_for(
+			lambda d: any("Add User on Browser Gate" in text for text, _ in self.alerts()),
+			message=f"no alert followed the Add User command: {self.alerts()}",
 		)
-		self.assertIn(user_id, self.gateway.users, "the simulated device holds the employee")
-		self.open_form("Employee", employee)
 		self.js("cur_frm.scroll_to_field('attendance_device_id')")
-		block = self.wait_for(
-			lambda d: [b.text for b in self.visible(".cams-devices-block") if "Browser Gate" in b.text],
-			message="the Employee form does not show the device the employee is on",
+		block = self.wait_for_worker(
+			lambda d: [
+				text
+				for text in self.texts(".cams-devices-block")
+				if "Browser Gate" in text and "Enabled" in text
+			],
+			message="the Employee form did not show the device the employee is now on",
 		)[0]
-		self.assertIn("Enabled", block)
+		self.assertNotIn("In progress", block)
+		self.assertTrue(self.js("return window.cams_not_reloaded === true"), "the page was reloaded")
+		self.assertIn(user_id, self.gateway.users, "the simulated device holds the employee")
+		if "load" in self.state:  # test_04 loaded the employee's punches from this device
+			self.assertIn("Punches seen from: Browser Gate", block, "the device's punches are not mentioned")
 		self.screenshot("employee-devices")
 
 	def test_16_device_information_is_refreshed_from_the_device_form(self):
@@ -429,19 +526,59 @@ class TestDesk(DeskTestCase):
 				if "Device Information" in a.text
 			]
 		)[0].click()
-		self.wait_for_worker(
-			lambda d: fresh_snapshot() or frappe.db.get_value(DEVICE, self.stgid, "device_model"),
-			message="Device Information was not stored on the device",
+		# The person stays on the device form, which shows the information once the device answered.
+		shown = self.wait_for_worker(
+			lambda d: self.js("return cur_frm.doctype === arguments[0] && cur_frm.doc.device_model", DEVICE),
+			message="the device form did not show the Device Information (or was left)",
 		)
-		self.open_form(DEVICE, self.stgid)
+		self.assertEqual(shown, "SIM-1")
+		self.assertEqual(self.js("return cur_frm.docname"), self.stgid)
 		self.js("cur_frm.scroll_to_field('device_model')")
-		shown = self.wait_for(
-			lambda d: [
-				e.text for e in self.visible("[data-fieldname='device_model'] .control-value") if e.text
-			]
-		)
-		self.assertEqual(shown, ["SIM-1"])
 		self.screenshot("device-information")
+
+	def test_17_remote_enrolment_says_it_waits_until_a_fingerprint_comes_back(self):
+		self.needs("device", "test_03")
+		employee = self.employees[2]
+		self.open_form("Employee", employee)
+		self.page_button("CAMS Devices").click()
+		self.wait_for(
+			lambda d: [a for a in self.visible(".dropdown-menu.show .dropdown-item") if "Remote" in a.text]
+		)[0].click()
+		self.wait_for(lambda d: self.js("return !!(window.cur_dialog && cur_dialog.fields_dict.device)"))
+		options = self.js("return cur_dialog.fields_dict.device.df.options.map((o) => o.value)")
+		if len(options) == 1:
+			self.assertEqual(self.js("return cur_dialog.get_value('device')"), self.stgid, "the only device")
+		self.js("cur_dialog.set_value('device', arguments[0])", self.stgid)
+		self.visible(".modal.show .btn-primary")[0].click()
+		alerts = self.wait_for(lambda d: self.alerts(), message="Remote Enrolment showed no alert")
+		self.assertFalse([a for a, _ in alerts if "waiting for a finger" in a], alerts)
+		# This gateway posts no callbacks: the device took the command, no finger came back.
+		self.js("cur_frm.scroll_to_field('attendance_device_id')")
+		waiting = self.wait_for_worker(
+			lambda d: [
+				text
+				for text in self.texts(".cams-employee-activity p")
+				if "no fingerprint has come back" in text
+			],
+			message="the form does not say the enrolment still waits for a finger",
+		)
+		self.assertIn("Browser Gate", waiting[0])
+		self.screenshot("employee-remote-enrolment")
+
+	def test_18_the_device_form_toolbar_fits_a_narrow_screen(self):
+		self.needs("device", "test_03")
+		self.driver.set_window_size(1100, 900)
+		try:
+			self.open_form(DEVICE, self.stgid)
+			self.wait_for(lambda d: self.page_button("Load Punchlog"))
+			overlap = self.js(
+				"const main = $('.layout-main-section:visible')[0].getBoundingClientRect().left;"
+				" return $('.page-head .page-actions button:visible').toArray()"
+				".filter((b) => b.getBoundingClientRect().left < main - 1).map((b) => b.textContent.trim())"
+			)
+			self.assertEqual(overlap, [], "buttons over the sidebar at 1100 px")
+		finally:
+			self.driver.set_window_size(1440, 900)
 
 	# -- helpers -------------------------------------------------------------------------
 	def type_into(self, fieldname: str, value: str):

@@ -71,6 +71,10 @@ def _own_state(stored: str | None, owner: str | None, linked: dict) -> dict:
 	return state
 
 
+# The commands whose outcome the directory records.
+DIRECTORY_OPERATIONS = ("Add User", "Delete User", "Enable User", "Disable User", "Update Access Time")
+
+
 def apply_command(device: str, user_id: str, operation: str, params: dict | None = None):
 	"""What a command the device carried out changes in its directory, in the caller's transaction.
 
@@ -79,6 +83,8 @@ def apply_command(device: str, user_id: str, operation: str, params: dict | None
 	carry no OperationTime, so they never make a later device callback look older.
 	"""
 	params = params or {}
+	if operation not in DIRECTORY_OPERATIONS:
+		return  # e.g. Enroll Fingerprint: the template comes by callback; no row before it
 	name, stored, owner = _row_of(device, user_id)
 	linked = _employee_fields(device, user_id)
 	state = _own_state(stored, owner, linked)
@@ -99,8 +105,6 @@ def apply_command(device: str, user_id: str, operation: str, params: dict | None
 		extra["access_enabled"] = int(operation == "Enable User")
 	elif operation == "Update Access Time":
 		extra.update(access_start=params.get("start"), access_end=params.get("end"))
-	else:
-		return
 	_save(name, user_id, device, state, SOURCE_COMMAND, linked, **extra)
 
 
@@ -203,6 +207,9 @@ def _row_of(device: str, user_id: str) -> tuple[str, str | None, str | None]:
 			"device_user_id": user_id,
 			"directory_key": _key(device, user_id),
 			"status": ACTIVE,
+			# The doctype's default, which insert_once (no Document.insert) does not apply: a
+			# device lets its users punch until it is told otherwise.
+			"access_enabled": 1,
 		}
 	)
 	if insert_once(doc):

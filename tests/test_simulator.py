@@ -64,6 +64,49 @@ def test_generated_punches_are_distinct_sorted_and_in_range():
 	assert generate_punches(users=50, days=3, per_day=4, end=end) == rows  # deterministic
 
 
+def test_a_day_has_the_same_punches_whatever_range_it_is_in():
+	# `send --days 1` then `serve --days 3` (the README's walk): one device, so the day they
+	# share has the same punches, and a load of the range finds the sent ones already stored.
+	end = datetime(2024, 12, 3, 10, 0, tzinfo=timezone.utc)
+	one_day = generate_punches(users=5, days=1, per_day=4, end=end)
+	three_days = generate_punches(users=5, days=3, per_day=4, end=end)
+	assert len(one_day) == 20 and len(three_days) == 60
+	assert all(row in three_days for row in one_day)
+	assert len({(r["UserID"], r["LogTime"]) for r in one_day + three_days}) == 60
+	# Fewer users or a later end change nothing for the users and days in common.
+	later = generate_punches(users=3, days=2, per_day=4, end=end + timedelta(days=1))
+	shared = [r for r in later if parse_logtime(r["LogTime"]) < end - timedelta(hours=12)]
+	assert shared and all(row in three_days for row in shared)
+	# The seed still decides: another seed, other times.
+	assert generate_punches(users=5, days=1, per_day=4, end=end, seed=2) != one_day
+
+
+def test_command_line_send_and_serve_agree_about_a_day(served_gateways, receiver):
+	url, received = receiver
+	assert main(["send", "--url", url, "--token", "T" * 32, "--users", "5", "--days", "1"]) == 0
+	assert main(["serve", "--users", "5", "--days", "3"]) == 0
+	sent = {
+		(p.user_id, p.moment) for p in (read_punch(read_callback(load_json_body(b)).data) for b in received)
+	}
+	served = {(r["UserID"], parse_logtime(r["LogTime"])) for r in served_gateways[0].punches}
+	assert len(sent) == 20 and len(served) == 60 and sent <= served
+
+
+@pytest.mark.parametrize("per_day", sorted(simulator.DAY_PLAN))
+def test_a_users_day_keeps_the_plans_order(per_day):
+	plan = [punch_type for punch_type, _, _ in simulator.DAY_PLAN[per_day]]
+	end = datetime(2024, 9, 30, tzinfo=timezone.utc)
+	rows = generate_punches(users=40, days=20, per_day=per_day, end=end)
+	days = {}
+	for row in rows:  # sorted by time, so each day's list is in time order
+		moment = parse_logtime(row["LogTime"])
+		days.setdefault((row["UserID"], moment.date()), []).append((moment, row["Type"]))
+	assert len(days) == 40 * 20
+	for punches in days.values():
+		assert [punch_type for _, punch_type in punches] == plan
+		assert len({moment for moment, _ in punches}) == per_day
+
+
 def test_callbacks_are_realistic_with_duplicates_and_shuffle(receiver):
 	url, received = receiver
 	rows = generate_punches(users=10, days=2, per_day=2)

@@ -34,7 +34,13 @@ from cams_biometric.protocol.simulator.callbacks import (
 	send_callbacks,
 )
 from cams_biometric.protocol.simulator.cli import main
-from cams_biometric.protocol.simulator.device import DAY_PLAN, INPUT_TYPES, Device, generate_punches
+from cams_biometric.protocol.simulator.device import (
+	DAY_PLAN,
+	INPUT_TYPES,
+	Device,
+	day_punches,
+	generate_punches,
+)
 from cams_biometric.protocol.simulator.server import PAGING_MODES, Gateway, GatewayServer, _Handler
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
 	"_Handler",
 	"callback_body",
 	"date_modified_body",
+	"day_punches",
 	"generate_punches",
 	"main",
 	"percentile",

@@ -8,8 +8,10 @@ callbacks it causes (Resend, Enroll), which the server posts to the callback URL
 
 import bisect
 import copy
+import itertools
 import random
 import threading
+from datetime import date as date_type
 from datetime import datetime, timedelta, timezone
 
 from cams_biometric.protocol import constants as c
@@ -55,11 +57,12 @@ def generate_punches(
 	"""A deterministic punch set, as LoadLog rows, sorted by time.
 
 	``users`` users punch ``per_day`` times on each of the ``days`` days before ``end``
-	(default: now), at the device's ``utc_offset``. Every punch is a distinct instant.
+	(default: now), at the device's ``utc_offset``. A user's punches on a day depend on the
+	user, the date and the seed only (see ``day_punches``), so two sets that share a day
+	(``send --days 1`` and ``serve --days 3``) agree about it, as one device would.
 	"""
 	if per_day not in DAY_PLAN:
 		raise ValueError(f"per_day must be one of {sorted(DAY_PLAN)}")
-	rng = random.Random(seed)
 	zone = timezone(utc_offset)
 	end = (end or datetime.now(timezone.utc)).astimezone(zone)
 	user_ids = user_ids or [str(1000 + i) for i in range(users)]
@@ -67,19 +70,40 @@ def generate_punches(
 	for day in range(days, 0, -1):
 		date = (end - timedelta(days=day)).date()
 		for index, user_id in enumerate(user_ids):
-			for punch_type, hour, minute in DAY_PLAN[per_day]:
-				# Spread users over ±20 minutes, with distinct seconds so instants never collide.
-				jitter = timedelta(minutes=rng.randint(-20, 20), seconds=index % 60)
-				moment = datetime(date.year, date.month, date.day, hour, minute, tzinfo=zone) + jitter
-				rows.append(
-					{
-						"Type": punch_type,
-						"InputType": rng.choice(INPUT_TYPES),
-						"UserID": user_id,
-						"LogTime": format_logtime(moment),
-					}
-				)
+			rows.extend(day_punches(user_id, date, per_day, zone, seed, second=index % 60))
 	rows.sort(key=lambda row: parse_logtime(row["LogTime"]))
+	return rows
+
+
+def day_punches(
+	user_id: str, date: date_type, per_day: int, zone: timezone, seed: int = 1, second: int = 0
+) -> list[dict]:
+	"""One user's punches on one date, in the order of ``DAY_PLAN[per_day]``.
+
+	Drawn from a generator seeded by (seed, user, date), never by the day's place in a range.
+	Each punch moves by up to 20 minutes from the plan, less where the plan's punches are
+	closer, so the day keeps its order and no two punches of the user share an instant.
+	``second`` (the user's place in the list) spreads users over distinct seconds.
+	"""
+	plan = DAY_PLAN[per_day]
+	rng = random.Random(f"{seed}/{user_id}/{date.isoformat()}")
+	minutes = [hour * 60 + minute for _, hour, minute in plan]
+	gaps = [b - a for a, b in itertools.pairwise(minutes)]
+	rows = []
+	for i, (punch_type, hour, minute) in enumerate(plan):
+		# Half the gap to either neighbour, less a minute: neighbours never meet nor cross.
+		near = [gaps[j] for j in (i - 1, i) if 0 <= j < len(gaps)]
+		spread = min([20] + [gap // 2 - 1 for gap in near])
+		jitter = timedelta(minutes=rng.randint(-spread, spread), seconds=second)
+		moment = datetime(date.year, date.month, date.day, hour, minute, tzinfo=zone) + jitter
+		rows.append(
+			{
+				"Type": punch_type,
+				"InputType": rng.choice(INPUT_TYPES),
+				"UserID": user_id,
+				"LogTime": format_logtime(moment),
+			}
+		)
 	return rows
 
 

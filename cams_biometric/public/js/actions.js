@@ -26,7 +26,9 @@ cams_biometric.load_punchlog_dialog = function (device) {
 				fieldtype: "Datetime",
 				label: __("From"),
 				reqd: 1,
-				default: frappe.datetime.add_days(now, -1),
+				// add_days gives an ISO string with an offset, which the field showed as a date
+				// alone: the same time yesterday, in the field's own format.
+				default: moment(now).add(-1, "days").format(frappe.defaultDatetimeFormat),
 			},
 			{ fieldname: "to_time", fieldtype: "Datetime", label: __("To"), reqd: 1, default: now },
 		],

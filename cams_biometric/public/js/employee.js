@@ -15,22 +15,107 @@ frappe.ui.form.on("Employee", {
 	},
 });
 
-function cams_employee_devices(frm, info) {
-	const group = __("CAMS Devices");
-	// Device labels and the templates a device reported: text, escaped once.
+// Beside the devices table: punches seen per device, commands on their way and remote
+// enrolments waiting for a finger. Polled (no socket.io needed) while a command is on its way
+// or an enrolment waits, and each command that finishes says how it ended.
+function cams_employee_activity(frm, since) {
+	const name = frm.doc.name;
+	frappe
+		.xcall("cams_biometric.employee_activity.activity_of", { employee: name, commands_since: since })
+		.then((activity) => {
+			if (frm.doc.name !== name) return;
+			frm.__cams_activity = activity;
+			cams_employee_activity_render(frm);
+			(activity.finished || []).forEach((command) =>
+				frappe.show_alert({
+					message: cams_employee_command_text(command),
+					indicator: command.status === "Done" ? "green" : "red",
+				})
+			);
+			if ((activity.finished || []).length) {
+				// The directory changed: the devices table too.
+				frappe.xcall(CAMS_EMPLOYEE + "devices_of", { employee: name }).then((info) => {
+					if (frm.doc.name !== name) return;
+					frm.__cams_info = info;
+					cams_employee_block(frm);
+				});
+			}
+			const waiting = activity.in_flight.length || activity.enrolments.length;
+			clearTimeout(frm.__cams_poll);
+			if (waiting && cur_frm === frm) {
+				frm.__cams_poll = setTimeout(
+					() => cur_frm === frm && frm.doc.name === name && cams_employee_activity(frm, activity.now),
+					activity.in_flight.length ? 3000 : 10000
+				);
+			}
+		});
+}
+
+function cams_employee_command_text(command) {
 	const esc = cams_biometric.esc;
-	const section = cams_employee_devices_html(info, esc);
-	// Beside the Attendance Device ID (Attendance & Leaves tab), not in the dashboard, which
-	// v15 shows only on the Connections tab. The answer may come after a second refresh: one
-	// block, not two.
-	const id_field = frm.fields_dict.attendance_device_id;
-	if (id_field) {
-		id_field.$wrapper.siblings(".cams-devices-block").remove();
-		$(`<div class="cams-devices-block form-group">
-			<label class="control-label">${__("CAMS Devices")}</label>${section}</div>`).insertAfter(
-			id_field.$wrapper
+	const on = __("{0} on {1}", [__(command.operation), esc(command.device_label)]);
+	if (command.status === "Done") {
+		return command.operation === "Enroll Fingerprint"
+			? __("{0}: the device took the command and asks for a finger.", [on])
+			: __("{0}: done.", [on]);
+	}
+	if (command.status === "Failed") return __("{0} failed: {1}", [on, esc(command.error || "")]);
+	return __("{0}: {1} {2}", [
+		on,
+		__(command.status === "Queued" ? "queued" : "sent, waiting for the device"),
+		frappe.datetime.comment_when(command.creation),
+	]);
+}
+
+function cams_employee_activity_render(frm) {
+	const activity = frm.__cams_activity;
+	const $block = frm.fields_dict.attendance_device_id
+		? frm.fields_dict.attendance_device_id.$wrapper.siblings(".cams-devices-block")
+		: $();
+	if (!activity || !$block.length) return;
+	const esc = cams_biometric.esc;
+	const lines = [];
+	if (activity.seen.length) {
+		lines.push(
+			__("Punches seen from: {0}.", [
+				activity.seen
+					.map((row) =>
+						__("{0} ({1}, the last {2}){3}", [
+							esc(row.device_label),
+							row.punches,
+							frappe.datetime.str_to_user(row.last_punch),
+							row.in_user_list ? "" : " " + __("not in its user list yet"),
+						])
+					)
+					.join(", "),
+			])
 		);
 	}
+	activity.in_flight.forEach((command) =>
+		lines.push(`<span class="indicator-pill blue">${__("In progress")}</span> ${cams_employee_command_text(command)}`)
+	);
+	activity.enrolments.forEach((command) =>
+		lines.push(
+			`<span class="indicator-pill orange">${__("Waiting")}</span> ` +
+				__(
+					"Remote enrolment on {0}: no fingerprint has come back since the device took the command {1}. It comes by callback, once the employee lays a finger on the reader and if the device posts callbacks to this site.",
+					[esc(command.device_label), frappe.datetime.comment_when(command.finished_at)]
+				)
+		)
+	);
+	$block.find(".cams-employee-activity").remove();
+	$block.append(
+		`<div class="cams-employee-activity small">${lines.map((l) => `<p>${l}</p>`).join("")}</div>`
+	);
+}
+
+function cams_employee_devices(frm, info) {
+	const group = __("CAMS Devices");
+	const esc = cams_biometric.esc;
+	frm.__cams_info = info;
+	frm.__cams_activity = null;
+	cams_employee_block(frm);
+	cams_employee_activity(frm);
 	if (!info.attendance_device_id || !info.endpoint_set) return;
 
 	const send = (method, args, message) =>
@@ -41,10 +126,11 @@ function cams_employee_devices(frm, info) {
 			callback: (r) => {
 				const names = [].concat(r.message || []);
 				frappe.show_alert({
-					message: message + " " + __("({0} commands queued)", [names.length]),
+					message: message + " " + __("({0} commands queued; this form shows how they end)", [names.length]),
 					indicator: "blue",
 				});
-				frm.reload_doc();
+				// From the server's last answer: the commands that finish from now on are announced.
+				cams_employee_activity(frm, frm.__cams_activity && frm.__cams_activity.now);
 			},
 		});
 	// Frappe shows a MultiCheck's and a Select's labels as HTML.
@@ -120,12 +206,17 @@ function cams_employee_devices(frm, info) {
 						label: __("Device"),
 						options: device_options,
 						reqd: 1,
+						default: device_options.length === 1 ? device_options[0].value : undefined,
 					},
 				],
 				primary_action_label: __("Start"),
 				primary_action(values) {
 					dialog.hide();
-					send("remote_enrol", { device: values.device }, __("The device is waiting for a finger."));
+					send(
+						"remote_enrol",
+						{ device: values.device },
+						__("Remote enrolment queued: the device asks for a finger once it receives the command.")
+					);
 				},
 			});
 			dialog.show();
@@ -197,6 +288,22 @@ function cams_employee_devices(frm, info) {
 	);
 }
 
+function cams_employee_block(frm) {
+	const section = cams_employee_devices_html(frm.__cams_info, cams_biometric.esc);
+	// Beside the Attendance Device ID (Attendance & Leaves tab), not in the dashboard, which
+	// v15 shows only on the Connections tab. The answer may come after a second refresh: one
+	// block, not two.
+	const id_field = frm.fields_dict.attendance_device_id;
+	if (id_field) {
+		id_field.$wrapper.siblings(".cams-devices-block").remove();
+		$(`<div class="cams-devices-block form-group">
+			<label class="control-label">${__("CAMS Devices")}</label>${section}</div>`).insertAfter(
+			id_field.$wrapper
+		);
+		cams_employee_activity_render(frm);
+	}
+}
+
 function cams_employee_devices_html(info, esc) {
 	if (!info.attendance_device_id) {
 		return `<p class="text-muted">${__(
@@ -212,9 +319,10 @@ function cams_employee_devices_html(info, esc) {
 		);
 	}
 	if (!info.rows.length) {
+		// Only the user lists: punches seen are said beside (cams_employee_activity_render).
 		notes.push(
 			__(
-				"No device has reported device user {0} yet. Enrol them, or use Resend Users on a device to fill the directory.",
+				"No device's user list has reported device user {0} yet. Enrol them, or use Resend Users on a device to fill the list.",
 				[`<b>${esc(info.attendance_device_id)}</b>`]
 			)
 		);

@@ -98,6 +98,10 @@ def punches_per_device(days: int, now: datetime | None = None) -> dict:
 				"values": [sum(per_device[device].get(date, 0) for device in rest) for date in dates],
 			}
 		)
+	if not datasets:
+		# A week without punches (a new site): one row of zeros. Frappe Charts' stacked bars
+		# throw on no dataset at all, which left the workspace's chart blank.
+		datasets = [{"name": _("Punches"), "values": [0] * days}]
 	return {"labels": [formatdate(date) for date in dates], "datasets": datasets}
 
 

@@ -13,28 +13,42 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		frm.set_df_property("service_tag_id", "read_only", 1);
 		// A save refreshes the form twice in a row; start from no message so each shows once.
 		frm.dashboard.clear_headline();
-		frm.add_custom_button(__("Raw Punches"), () =>
-			frappe.set_route("List", "CAMS Raw Punch Log", { device: frm.doc.name })
+		// The lists of this device in one group: five loose buttons ran over the sidebar on a
+		// narrow screen (1100 px).
+		const view = __("View");
+		frm.add_custom_button(
+			__("Raw Punches"),
+			() => frappe.set_route("List", "CAMS Raw Punch Log", { device: frm.doc.name }),
+			view
 		);
-		frm.add_custom_button(__("Device Events"), () =>
-			frappe.set_route("List", "CAMS Device Event", { device: frm.doc.name })
+		frm.add_custom_button(
+			__("Device Events"),
+			() => frappe.set_route("List", "CAMS Device Event", { device: frm.doc.name }),
+			view
 		);
-		frm.add_custom_button(__("Device Users"), () =>
-			frappe.set_route("List", "CAMS Device User", { device: frm.doc.name })
+		frm.add_custom_button(
+			__("Device Users"),
+			() => frappe.set_route("List", "CAMS Device User", { device: frm.doc.name }),
+			view
 		);
-		frm.add_custom_button(__("Commands"), () =>
-			frappe.set_route("List", "CAMS Device Command", { device: frm.doc.name })
+		frm.add_custom_button(
+			__("Commands"),
+			() => frappe.set_route("List", "CAMS Device Command", { device: frm.doc.name }),
+			view
 		);
 		// Those who manage the device; send_command checks the command's own permission.
 		if (frm.doc.enabled && frm.perm[0].write) {
+			// The person stays on the device form: it follows the command and reloads once the
+			// device has answered (Device Information shows on this form).
 			const send = (operation, message) =>
 				frappe.call({
 					method: "cams_biometric.commands.send_command",
 					args: { device: frm.doc.name, operation },
 					freeze: true,
 					callback: (r) => {
-						frappe.show_alert({ message, indicator: "blue" });
-						frappe.set_route("Form", "CAMS Device Command", r.message);
+						const link = `<a href="/app/cams-device-command/${encodeURIComponent(r.message)}">${frappe.utils.escape_html(r.message)}</a>`;
+						frappe.show_alert({ message: `${message} (${link})`, indicator: "blue" }, 10);
+						cams_biometric_follow_command(frm, r.message);
 					},
 				});
 			frm.add_custom_button(
@@ -96,6 +110,28 @@ frappe.ui.form.on("CAMS Biometric Device", {
 		cams_biometric_show_auth_failures(frm);
 	},
 });
+
+// Every 2 s until the command is Done or Failed (a minute at most), then say so and reload.
+function cams_biometric_follow_command(frm, command, started = Date.now()) {
+	frappe.db.get_value("CAMS Device Command", command, ["status", "operation", "error"]).then((r) => {
+		const { status, operation, error } = r.message || {};
+		if (status === "Done" || status === "Failed") {
+			frappe.show_alert(
+				{
+					message:
+						status === "Done"
+							? __("{0}: done.", [__(operation)])
+							: __("{0} failed: {1}", [__(operation), frappe.utils.escape_html(error || "")]),
+					indicator: status === "Done" ? "green" : "red",
+				},
+				10
+			);
+			if (frm.doc.name && !frm.is_dirty()) frm.reload_doc();
+		} else if (Date.now() - started < 60000) {
+			setTimeout(() => cams_biometric_follow_command(frm, command, started), 2000);
+		}
+	});
+}
 
 function cams_biometric_show_auth_failures(frm) {
 	const failures = (frm.doc.__onload || {}).auth_failures;

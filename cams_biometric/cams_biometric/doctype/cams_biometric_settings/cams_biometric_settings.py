@@ -50,6 +50,7 @@ class CAMSBiometricSettings(Document):
 
 	def onload(self):
 		self.set_onload("callback_url", get_callback_url())
+		self.set_onload("http_endpoint_allowed", bool(frappe.conf.get(ALLOW_HTTP_CONF)))
 
 	def validate(self):
 		self.add_missing_punch_types()

@@ -9,6 +9,7 @@ frappe.ui.form.on("CAMS Raw Punch Log", {
 		frm.dashboard.clear_headline();
 		// Written by the callback and the jobs only: nothing on the form is for editing.
 		frm.disable_save();
+		cams_raw_punch_creation_message(frm);
 		if (["Pending", "Unmapped", "Error", "Ignored"].includes(frm.doc.status) && frm.perm[0].write) {
 			frm.add_custom_button(__("Reprocess"), () =>
 				cams_biometric.reprocess([frm.doc.name], () => frm.reload_doc())
@@ -40,48 +41,51 @@ frappe.ui.form.on("CAMS Raw Punch Log", {
 	},
 });
 
-// Give an Employee this punch's device user id; saving the Employee processes the punches
-// that waited for it (processing.on_employee_update).
+// The callback stores punches as Guest (the gateway signs in with its AuthToken, not as a
+// user): the history says which device sent it, and how, instead of "Guest created this".
+function cams_raw_punch_creation_message(frm) {
+	if (!frm.timeline) return;
+	frm.timeline.get_creation_message = () => {
+		const esc = cams_biometric.esc;
+		const device = `<a href="/app/cams-biometric-device/${encodeURIComponent(frm.doc.device)}">${esc(frm.doc.device)}</a>`;
+		const load = frm.doc.load_request
+			? `<a href="/app/cams-load-request/${encodeURIComponent(frm.doc.load_request)}">${esc(frm.doc.load_request)}</a>`
+			: "";
+		return {
+			creation: frm.doc.creation,
+			content: load
+				? __("Received from device {0} by Load Punchlog {1}", [device, load])
+				: __("Received from device {0} by callback", [device]),
+		};
+	};
+	frm.timeline.refresh();
+	// The sidebar says it too.
+	if (frm.sidebar && frm.sidebar.sidebar) {
+		frm.sidebar.sidebar
+			.find(".created-by")
+			.html(
+				frm.timeline.get_creation_message().content +
+					" · " +
+					frappe.datetime.comment_when(frm.doc.creation)
+			);
+	}
+}
+
+// The Unmapped Device Users report's dialog, which says what the waiting punches will become
+// before, and what they became after; its script is loaded from the report once.
 function cams_raw_punch_map_dialog(frm) {
-	const user_id = frm.doc.device_user_id;
-	const esc = cams_biometric.esc;
-	const dialog = new frappe.ui.Dialog({
-		title: __("Map device user {0} to an Employee", [esc(user_id)]),
-		fields: [
-			{
-				fieldname: "employee",
-				fieldtype: "Link",
-				options: "Employee",
-				label: __("Employee"),
-				reqd: 1,
-				get_query: () => ({ filters: { status: "Active" } }),
-				description: __(
-					"Their Attendance Device ID becomes {0} (replacing any they have), and the punches waiting for it become checkins.",
-					[esc(user_id)]
-				),
-			},
-		],
-		primary_action_label: __("Map"),
-		primary_action({ employee }) {
-			frappe
-				.xcall("frappe.client.set_value", {
-					doctype: "Employee",
-					name: employee,
-					fieldname: "attendance_device_id",
-					value: user_id,
-				})
-				.then(() => {
-					dialog.hide();
-					frappe.show_alert({
-						message: __(
-							"{0} now has Attendance Device ID {1}; the punches waiting for it are processed in the background.",
-							[esc(employee), esc(user_id)]
-						),
-						indicator: "green",
-					});
-					setTimeout(() => frm.reload_doc(), 3000);
-				});
-		},
-	});
-	dialog.show();
+	const open = () =>
+		cams_biometric.reports.map_device_user(
+			{ device_user_id: frm.doc.device_user_id, device: frm.doc.device },
+			() => frm.reload_doc()
+		);
+	if (window.cams_biometric && cams_biometric.reports && cams_biometric.reports.map_device_user) {
+		return open();
+	}
+	frappe
+		.xcall("frappe.desk.query_report.get_script", { report_name: "Unmapped Device Users" })
+		.then((r) => {
+			frappe.dom.eval(r.script);
+			open();
+		});
 }

@@ -41,7 +41,23 @@ frappe.query_reports["Daily Punches"] = {
 		},
 	],
 
+	onload() {
+		// Frappe's breadcrumb follows the ref doctype (Employee Checkin, module HR); this report
+		// is one of CAMS Biometric's, as the others say.
+		frappe.breadcrumbs.add("CAMS Biometric");
+	},
+
 	formatter(value, row, column, data, default_formatter) {
+		if (
+			data &&
+			value &&
+			["first_in", "last_out"].includes(column.fieldname) &&
+			String(value).startsWith(String(data.day))
+		) {
+			// The day is in its own column: the time alone, unless it falls on another day.
+			const shown = frappe.datetime.str_to_user(frappe.datetime.convert_to_user_tz(value));
+			return shown.split(" ").slice(1).join(" ");
+		}
 		// Names are text: escaped before Frappe's formatter, which leaves Data as it is.
 		const formatted = default_formatter(cams_biometric.report_value(value, column), row, column, data);
 		if (!data) return formatted;

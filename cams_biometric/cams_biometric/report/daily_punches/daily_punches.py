@@ -54,37 +54,39 @@ def validate(filters):
 
 
 def columns() -> list[dict]:
+	# Narrow enough for a laptop screen: First IN and Last OUT show only the time when they fall
+	# on the row's day (daily_punches.js).
 	return [
 		{
 			"fieldname": "employee",
 			"label": _("Employee"),
 			"fieldtype": "Link",
 			"options": "Employee",
-			"width": 130,
+			"width": 120,
 		},
-		{"fieldname": "employee_name", "label": _("Employee Name"), "fieldtype": "Data", "width": 160},
+		{"fieldname": "employee_name", "label": _("Employee Name"), "fieldtype": "Data", "width": 115},
 		{
 			"fieldname": "department",
 			"label": _("Department"),
 			"fieldtype": "Link",
 			"options": "Department",
-			"width": 130,
+			"width": 90,
 		},
-		{"fieldname": "day", "label": _("Day"), "fieldtype": "Date", "width": 100},
+		{"fieldname": "day", "label": _("Day"), "fieldtype": "Date", "width": 110},
 		{
 			"fieldname": "shift",
 			"label": _("Shift"),
 			"fieldtype": "Link",
 			"options": "Shift Type",
-			"width": 110,
+			"width": 70,
 		},
-		{"fieldname": "first_in", "label": _("First IN"), "fieldtype": "Datetime", "width": 160},
-		{"fieldname": "last_out", "label": _("Last OUT"), "fieldtype": "Datetime", "width": 160},
-		{"fieldname": "punches", "label": _("Punches"), "fieldtype": "Int", "width": 80},
-		{"fieldname": "odd_punches", "label": _("Odd Count"), "fieldtype": "Check", "width": 80},
-		{"fieldname": "missing_out", "label": _("Missing OUT"), "fieldtype": "Check", "width": 90},
-		{"fieldname": "outside_shift", "label": _("Outside Shift"), "fieldtype": "Int", "width": 100},
-		{"fieldname": "device_ids", "label": _("Device IDs"), "fieldtype": "Data", "width": 140},
+		{"fieldname": "first_in", "label": _("First IN"), "fieldtype": "Datetime", "width": 80},
+		{"fieldname": "last_out", "label": _("Last OUT"), "fieldtype": "Datetime", "width": 90},
+		{"fieldname": "punches", "label": _("Punches"), "fieldtype": "Int", "width": 85},
+		{"fieldname": "odd_punches", "label": _("Odd Count"), "fieldtype": "Check", "width": 100},
+		{"fieldname": "missing_out", "label": _("Missing OUT"), "fieldtype": "Check", "width": 110},
+		{"fieldname": "outside_shift", "label": _("Outside Shift"), "fieldtype": "Int", "width": 110},
+		{"fieldname": "device_ids", "label": _("Device IDs"), "fieldtype": "Data", "width": 105},
 		{"fieldname": "first_punch", "label": _("First Punch"), "fieldtype": "Datetime", "hidden": 1},
 		{"fieldname": "last_punch", "label": _("Last Punch"), "fieldtype": "Datetime", "hidden": 1},
 	]

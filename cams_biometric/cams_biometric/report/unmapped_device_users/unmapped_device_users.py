@@ -9,6 +9,7 @@ import frappe
 from frappe import _
 from frappe.query_builder import Order
 from frappe.query_builder.functions import Count, Max, Min
+from frappe.utils import now_datetime
 
 from cams_biometric import arguments
 from cams_biometric.constants import DEVICE, DEVICE_USER, RAW_PUNCH, UNMAPPED
@@ -23,6 +24,8 @@ def execute(filters: dict | None = None):
 def columns() -> list[dict]:
 	return [
 		{"fieldname": "device_user_id", "label": _("Device User ID"), "fieldtype": "Data", "width": 120},
+		# The action next to the id it acts on, not off-screen to the right.
+		{"fieldname": "action", "label": _("Action"), "fieldtype": "Data", "width": 150},
 		{"fieldname": "name_on_device", "label": _("Name on the Device"), "fieldtype": "Data", "width": 160},
 		{"fieldname": "device", "label": _("Device"), "fieldtype": "Link", "options": DEVICE, "width": 130},
 		{"fieldname": "device_label", "label": _("Device Label"), "fieldtype": "Data", "width": 120},
@@ -30,7 +33,6 @@ def columns() -> list[dict]:
 		{"fieldname": "first_seen", "label": _("First Seen"), "fieldtype": "Datetime", "width": 160},
 		{"fieldname": "last_seen", "label": _("Last Seen"), "fieldtype": "Datetime", "width": 160},
 		{"fieldname": "reason", "label": _("Why Unmapped"), "fieldtype": "Data", "width": 300},
-		{"fieldname": "action", "label": _("Action"), "fieldtype": "Data", "width": 150},
 	]
 
 
@@ -101,15 +103,22 @@ def device_user_names(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]
 
 
 @frappe.whitelist(methods=["POST"])
-def map_device_user(employee: str, device_user_id: str, device: str | None = None) -> dict:
+def map_device_user(
+	employee: str, device_user_id: str, device: str | None = None, replace_id: str | None = None
+) -> dict:
 	"""Give an Employee this Attendance Device ID. Saving the Employee queues the pickup of
-	the punches waiting for it (processing.on_employee_update), which makes their checkins."""
+	the punches waiting for it (processing.on_employee_update), which makes their checkins.
+
+	An Employee who has another id keeps it unless ``replace_id`` names it: the person said
+	yes to replacing it (mapping.forecast tells them). Returns ``since``, from which
+	mapping.outcome counts what the waiting punches became."""
 	device_user_id = arguments.user_id(device_user_id, "device_user_id")
 	employee = arguments.name(employee, "Employee", "employee")
 	device = arguments.name(device, DEVICE, "device", required=False)
+	replace_id = arguments.user_id(replace_id, "replace_id", required=False)
 	doc = frappe.get_doc("Employee", employee)
 	doc.check_permission("write")
-	if doc.attendance_device_id and doc.attendance_device_id != device_user_id:
+	if doc.attendance_device_id and doc.attendance_device_id not in (device_user_id, replace_id):
 		frappe.throw(
 			_(
 				"{0} already has Attendance Device ID {1}. Change it on the Employee if the device user"
@@ -127,27 +136,9 @@ def map_device_user(employee: str, device_user_id: str, device: str | None = Non
 		)
 
 	waiting = frappe.db.count(RAW_PUNCH, {"status": UNMAPPED, "device_user_id": device_user_id})
-	mismatch = device and _device_mismatch(device, doc)
+	since = now_datetime()
 	doc.attendance_device_id = device_user_id
 	doc.save()
-	if mismatch:
-		frappe.msgprint(mismatch, title=_("Punches of this device will still wait"), indicator="orange")
-	else:
-		frappe.msgprint(
-			_("{0} punches of {1} are being turned into checkins of {2}.").format(
-				waiting, device_user_id, doc.employee_name or doc.name
-			),
-			alert=True,
-		)
-	return {"employee": doc.name, "waiting": waiting}
-
-
-def _device_mismatch(device: str, employee) -> str | None:
-	"""Why the device's punches would stay Unmapped for this Employee (see processing.maps_to_employee)."""
-	values = frappe.db.get_value(DEVICE, device, ["company", "branch"], as_dict=True) or {}
-	for field, label in (("company", _("company")), ("branch", _("branch"))):
-		if values.get(field) and employee.get(field) != values.get(field):
-			return _("{0} is for {1} {2}, and {3} is of {1} {4}.").format(
-				device, label, values.get(field), employee.name, employee.get(field) or _("(none)")
-			)
-	return None
+	# What the punches of a device of another company or branch do (stay Unmapped) was said
+	# before (mapping.forecast) and is counted after (mapping.outcome).
+	return {"employee": doc.name, "waiting": waiting, "since": str(since)}
