@@ -7,6 +7,7 @@ from frappe import _
 from frappe.query_builder.functions import Count, Max
 from frappe.utils import add_to_date, now_datetime
 
+from cams_biometric import arguments
 from cams_biometric.commands import COMMAND, QUEUED, SENT
 from cams_biometric.constants import DEVICE, DEVICE_USER, RAW_PUNCH
 from cams_biometric.device_users import SOURCE_COMMAND
@@ -21,6 +22,9 @@ def activity_of(employee: str, commands_since: str | None = None) -> dict:
 	"""For the Employee form: punches seen per device, commands in flight (and those finished
 	since ``commands_since``, so the form can say how they ended), remote enrolments waiting."""
 	frappe.has_permission(DEVICE_USER, "read", throw=True)
+	employee = arguments.name(employee, "Employee", "employee")
+	since = arguments.moment(commands_since, "commands_since", required=False)
+	commands_since = str(since) if since else None
 	frappe.has_permission("Employee", "read", doc=employee, throw=True)
 	user_id = frappe.db.get_value("Employee", employee, "attendance_device_id")
 	labels = dict(frappe.get_all(DEVICE, fields=["name", "device_label"], as_list=True))

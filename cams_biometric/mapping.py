@@ -12,6 +12,7 @@ from frappe import _
 from frappe.query_builder.functions import Count, Date
 from frappe.utils import escape_html, get_datetime, getdate
 
+from cams_biometric import arguments
 from cams_biometric.constants import (
 	DEVICE,
 	DUPLICATE,
@@ -48,7 +49,7 @@ def _employee(name: str):
 		as_dict=True,
 	)
 	if not employee:
-		frappe.throw(_("Employee {0} does not exist.").format(name), frappe.DoesNotExistError)
+		frappe.throw(_("Employee {0} does not exist.").format(escape_html(name)), frappe.DoesNotExistError)
 	frappe.has_permission("Employee", "read", doc=name, throw=True)
 	return employee
 
@@ -117,10 +118,8 @@ def _fate_text(fate: str, count: int, employee) -> str:
 def forecast(employee: str, device_user_id: str) -> dict:
 	"""Before mapping: whose the id is, what the Employee gives up, what the waiting punches become."""
 	_check_permission()
-	device_user_id = (device_user_id or "").strip()
-	if not device_user_id:
-		frappe.throw(_("Which device user id should the Employee get?"))
-	found = _employee(employee)
+	device_user_id = arguments.user_id(device_user_id, "device_user_id")
+	found = _employee(arguments.name(employee, "Employee", "employee"))
 	holder = frappe.db.get_value(
 		"Employee",
 		{"attendance_device_id": device_user_id, "name": ("!=", found.name)},
@@ -174,11 +173,12 @@ def forecast(employee: str, device_user_id: str) -> dict:
 
 
 @frappe.whitelist()
-def outcome(device_user_id: str, since: str) -> dict:
+def outcome(device_user_id: str, since: str | None = None) -> dict:
 	"""After mapping: the punches of ``device_user_id`` that waited at ``since``, by what they
 	became so far; ``done`` once none of them waits for the pickup any more."""
 	_check_permission()
-	since, device_user_id = get_datetime(since), (device_user_id or "").strip()
+	device_user_id = arguments.user_id(device_user_id, "device_user_id")
+	since = arguments.moment(since, "since")
 	raw = frappe.qb.DocType(RAW_PUNCH)
 	of_the_mapping = (raw.device_user_id == device_user_id) & (raw.creation <= since)
 	done = (

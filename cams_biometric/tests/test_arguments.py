@@ -137,6 +137,7 @@ class TestWhitelistedArguments(CamsTestCase):
 			"end": str(now + timedelta(days=30)),
 			"enable": 1,
 			"copy_templates": 0,
+			"since": str(now),
 		}
 		cls.methods = whitelisted_methods()
 

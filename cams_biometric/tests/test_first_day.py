@@ -18,6 +18,7 @@ from cams_biometric.cams_biometric.report.unmapped_device_users.unmapped_device_
 	map_device_user,
 )
 from cams_biometric.constants import DEVICE_USER, RAW_PUNCH, SETTINGS
+from cams_biometric.ingest import insert_row
 from cams_biometric.loads import LOAD_REQUEST, page_job_id
 from cams_biometric.patches import separate_command_and_load_series
 from cams_biometric.tests.test_permissions import make_user
@@ -154,14 +155,15 @@ class TestEmployeeActivity(FirstDayTestCase):
 		self.assertEqual((seen.device, seen.device_label, seen.punches), (self.stgid, "Front Door", 2))
 		self.assertFalse(seen.in_user_list)
 
-		frappe.get_doc(
+		row = frappe.get_doc(
 			{
 				"doctype": DEVICE_USER,
 				"device": self.stgid,
 				"device_user_id": user_id,
 				"directory_key": f"{self.stgid}|{user_id}",
 			}
-		).insert(ignore_permissions=True)
+		)
+		insert_row(row)  # as the directory records what a device reports (no Document.insert)
 		[seen] = employee_activity.activity_of(employee)["seen"]
 		self.assertTrue(seen.in_user_list)
 
@@ -183,16 +185,18 @@ class TestEmployeeActivity(FirstDayTestCase):
 		self.assertEqual([c.name for c in activity["enrolments"]], [name])
 
 		# The fingerprint came back by callback: the enrolment waits no more.
-		frappe.get_doc(
-			{
-				"doctype": DEVICE_USER,
-				"device": self.stgid,
-				"device_user_id": user_id,
-				"directory_key": f"{self.stgid}|{user_id}",
-				"source": "Callback",
-				"last_change": add_to_date(now_datetime(), seconds=1),
-			}
-		).insert(ignore_permissions=True)
+		insert_row(
+			frappe.get_doc(
+				{
+					"doctype": DEVICE_USER,
+					"device": self.stgid,
+					"device_user_id": user_id,
+					"directory_key": f"{self.stgid}|{user_id}",
+					"source": "Callback",
+					"last_change": add_to_date(now_datetime(), seconds=1),
+				}
+			)
+		)
 		self.assertEqual(employee_activity.activity_of(employee)["enrolments"], [])
 
 
