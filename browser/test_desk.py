@@ -432,14 +432,15 @@ class TestDesk(DeskTestCase):
 			"const body = $('.dt-scrollable:visible')[0]; return body ? body.scrollWidth - body.clientWidth : -1"
 		)
 		self.assertLessEqual(cut, 0, "Daily Punches is wider than the screen")
-		# First IN shows the time of the day's first IN (the day has its own column).
-		shown, first_in = self.js(
+		# First IN shows the time of the day's first IN (the day has its own column), as Frappe
+		# shows a datetime: in the user's time zone, which may differ from the site's.
+		shown, first_in, as_frappe_shows = self.js(
 			"const row = frappe.query_report.data.find((r) => r.first_in);"
 			" const cell = $(`.dt-cell__content:contains('${row.employee_name}')`).first().closest('.dt-row')"
 			".find('.dt-cell__content').toArray().map((c) => c.textContent.trim());"
-			" return [cell, String(row.first_in)]"
+			" return [cell, String(row.first_in), frappe.datetime.str_to_user(row.first_in)]"
 		)
-		self.assertIn(first_in.split(" ")[1][:5], " ".join(shown), (shown, first_in))
+		self.assertIn(as_frappe_shows.split(" ")[1][:5], " ".join(shown), (shown, first_in, as_frappe_shows))
 		self.screenshot("report-daily-punches")
 
 	def test_14_the_workspace_shows_numbers(self):

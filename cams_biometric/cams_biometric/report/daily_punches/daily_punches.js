@@ -55,7 +55,9 @@ frappe.query_reports["Daily Punches"] = {
 			String(value).startsWith(String(data.day))
 		) {
 			// The day is in its own column: the time alone, unless it falls on another day.
-			const shown = frappe.datetime.str_to_user(frappe.datetime.convert_to_user_tz(value));
+			// In the site's time zone, as the day column is: converting to the user's zone could
+			// move the time to another day than the one the row says.
+			const shown = frappe.datetime.str_to_user(value);
 			return shown.split(" ").slice(1).join(" ");
 		}
 		// Names are text: escaped before Frappe's formatter, which leaves Data as it is.
