@@ -237,8 +237,12 @@ def queue_command(
 	device_user_id: str | None = None,
 	employee: str | None = None,
 	params: dict | None = None,
+	rollout: str | None = None,
 ) -> str:
-	"""Record a command and queue its job; the caller has checked who may send it."""
+	"""Record a command and queue its job; the caller has checked who may send it.
+
+	A command of a ``rollout`` is not queued: the rollout's job sends it, after the one before.
+	"""
 	if operation not in OPERATIONS:
 		frappe.throw(_("Unknown device operation {0}").format(frappe.bold(escape_html(operation))))
 	if not frappe.db.get_value(DEVICE, device, "enabled"):
@@ -286,11 +290,13 @@ def queue_command(
 			"status": QUEUED,
 			"operation_id": cams.new_operation_id(),
 			"parameters": json.dumps(params, indent=1, default=str),
+			"rollout": rollout,
 		}
 	)
 	doc.flags.from_outbox = True
 	doc.insert(ignore_permissions=True)
-	enqueue_command(doc.name)
+	if not rollout:
+		enqueue_command(doc.name)
 	return doc.name
 
 
@@ -437,9 +443,9 @@ def recover_lost_commands():
 	worker killed at its start or while sending, Redis flushed), as recover_lost_loads does
 	for loads; after MAX_RECOVERIES, fail them with what to do."""
 	cutoff = now_datetime() - lost_after()
-	for name in frappe.get_all(
-		COMMAND, filters={"status": ("in", ACTIVE_STATUSES), "modified": ("<", cutoff)}, pluck="name"
-	):
+	# A rollout's commands are its job's to send again (rollouts.recover_lost_rollouts), in order.
+	filters = {"status": ("in", ACTIVE_STATUSES), "modified": ("<", cutoff), "rollout": ("is", "not set")}
+	for name in frappe.get_all(COMMAND, filters=filters, pluck="name"):
 		recover_if_lost(name, cutoff)
 		frappe.db.commit()  # nosemgrep: a scheduled job; each command on its own
 

@@ -49,6 +49,7 @@ DEVICE_SCOPED = (
 	"CAMS Device Command",
 	"CAMS Attendance Photo",
 	"CAMS Load Request",
+	"CAMS Device Rollout",
 )
 permission_query_conditions = {
 	doctype: "cams_biometric.device_scope.query_conditions" for doctype in DEVICE_SCOPED
@@ -66,6 +67,7 @@ scheduler_events = {
 			"cams_biometric.processing.process_pending_punches",
 			"cams_biometric.loads.recover_lost_loads",
 			"cams_biometric.commands.recover_lost_commands",
+			"cams_biometric.rollouts.recover_lost_rollouts",
 		],
 		# Devices gone silent (and back); Last Sync of Checkin of the shifts held for late
 		# devices, well ahead of HRMS' hourly attendance run.
@@ -103,7 +105,11 @@ doctype_js = {
 	"Employee": "public/js/employee.js",
 	"Employee Checkin": "public/js/employee_checkin.js",
 }
-doctype_list_js = {"CAMS Raw Punch Log": SHARED_ACTIONS_JS}
+doctype_list_js = {
+	"CAMS Raw Punch Log": SHARED_ACTIONS_JS,
+	# Enrol on CAMS Device, for the selected Employees.
+	"Employee": "public/js/employee_list.js",
+}
 
 # Employee Checkin's Connections: the raw punch it was made from (no field added to HRMS').
 override_doctype_dashboards = {

@@ -52,9 +52,21 @@ MALFORMED_TEXT = [
 # Values of a wrong type, sent as JSON.
 MALFORMED_JSON = [12345, 1.5, True, [1, 2], {"a": {"b": 1}}]
 # Good values that differ by method.
-GOOD_FOR = {"cams_biometric.commands.erase_device_data": {"operation": "Delete All Logs"}}
+GOOD_FOR = {
+	"cams_biometric.commands.erase_device_data": {"operation": "Delete All Logs"},
+	"cams_biometric.rollouts.replace_device": {"new_service_tag_id": "ARGSNEW1"},
+}
 # What each method's doctype rows and Logs look like before and after: nothing may change.
-WATCHED = (RAW_PUNCH, DEVICE_EVENT, DEVICE_USER, ATTENDANCE_PHOTO, COMMAND, LOAD_REQUEST, DEVICE)
+WATCHED = (
+	RAW_PUNCH,
+	DEVICE_EVENT,
+	DEVICE_USER,
+	ATTENDANCE_PHOTO,
+	COMMAND,
+	LOAD_REQUEST,
+	DEVICE,
+	"CAMS Device Rollout",
+)
 WATCHED_ELSEWHERE = ("Employee", "Shift Type", "Comment", "Version", "Notification Log", "Error Log")
 
 

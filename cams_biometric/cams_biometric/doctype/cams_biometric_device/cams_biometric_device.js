@@ -1,6 +1,7 @@
 // Copyright (c) 2026, cams_biometric contributors
 // For license information, please see license.txt
 {% include "cams_biometric/public/js/device_text.js" %}
+{% include "cams_biometric/public/js/rollouts.js" %}
 
 frappe.ui.form.on("CAMS Biometric Device", {
 	refresh(frm) {
@@ -67,8 +68,21 @@ frappe.ui.form.on("CAMS Biometric Device", {
 					),
 				__("Actions")
 			);
+			// A whole team at once, and a swap that re-enrols nobody (rollouts.py).
+			frm.add_custom_button(__("Enrol Employees"), () => cams_biometric.enrol_employees_dialog(frm.doc.name), __("Rollout"));
+			frm.add_custom_button(__("Replace Device"), () => cams_biometric.replace_device_dialog(frm), __("Rollout"));
+			frm.add_custom_button(
+				__("Enrolment Gaps"),
+				() => frappe.set_route("query-report", "Enrolment Gaps", { device: frm.doc.name }),
+				__("Rollout")
+			);
 			if (frappe.user.has_role("System Manager")) cams_biometric_danger_zone(frm);
 		}
+		frm.add_custom_button(
+			__("Rollouts"),
+			() => frappe.set_route("List", "CAMS Device Rollout", { device: frm.doc.name }),
+			view
+		);
 		cams_biometric_show_device_information(frm);
 		if (frm.doc.enabled && frappe.model.can_create("CAMS Load Request")) {
 			frm.add_custom_button(__("Load Punchlog"), () => cams_biometric.load_punchlog_dialog(frm.doc.name));
@@ -107,9 +121,32 @@ frappe.ui.form.on("CAMS Biometric Device", {
 				true
 			);
 		}
+		cams_biometric_show_replacement(frm);
 		cams_biometric_show_auth_failures(frm);
 	},
 });
+
+// A device swapped for another (Replace Device): each leads to the other.
+function cams_biometric_show_replacement(frm) {
+	const esc = cams_biometric.esc;
+	const link = (name) => `<a href="/app/cams-biometric-device/${encodeURIComponent(name)}">${esc(name)}</a>`;
+	if (frm.doc.replaced_by) {
+		frm.dashboard.clear_headline();
+		frm.dashboard.set_headline(
+			__("Replaced by {0} on {1}. Its punches, events and commands stay here; new punches come from {0}.", [
+				link(frm.doc.replaced_by),
+				esc(frappe.datetime.str_to_user(frm.doc.replaced_on)),
+			]),
+			"orange"
+		);
+	} else if (frm.doc.replaces) {
+		frm.dashboard.add_comment(
+			__("Replaces {0}: its users were copied here; its punches and history stay on it.", [link(frm.doc.replaces)]),
+			"blue",
+			true
+		);
+	}
+}
 
 // Every 2 s until the command is Done or Failed (a minute at most), then say so and reload.
 function cams_biometric_follow_command(frm, command, started = Date.now()) {

@@ -29,6 +29,22 @@ def columns() -> list[dict]:
 		{"fieldname": "device", "label": _("Device"), "fieldtype": "Link", "options": DEVICE, "width": 130},
 		{"fieldname": "device_label", "label": _("Label"), "fieldtype": "Data", "width": 120},
 		{"fieldname": "enabled", "label": _("Enabled"), "fieldtype": "Check", "width": 70},
+		# Replace Device: the swap, both ways (the old device shows with Include Disabled).
+		{
+			"fieldname": "replaces",
+			"label": _("Replaces"),
+			"fieldtype": "Link",
+			"options": DEVICE,
+			"width": 120,
+		},
+		{
+			"fieldname": "replaced_by",
+			"label": _("Replaced By"),
+			"fieldtype": "Link",
+			"options": DEVICE,
+			"width": 120,
+		},
+		{"fieldname": "replaced_on", "label": _("Replaced On"), "fieldtype": "Datetime", "width": 150},
 		{"fieldname": "silent", "label": _("Silent"), "fieldtype": "Check", "width": 70},
 		{"fieldname": "silent_hours", "label": _("Silent For (hours)"), "fieldtype": "Float", "width": 110},
 		{
@@ -84,6 +100,9 @@ def data(filters, now: datetime) -> list[dict]:
 			"last_punch_received",
 			"gateway_last_connected",
 			"silent_alert_sent",
+			"replaces",
+			"replaced_by",
+			"replaced_on",
 		],
 		order_by="name asc",
 		limit_page_length=0,
