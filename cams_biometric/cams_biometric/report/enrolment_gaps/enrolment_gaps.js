@@ -153,7 +153,7 @@ cams_biometric.gaps.confirm_and_fix = function (report, rows, fix) {
 		return;
 	}
 	const lines = chosen.map(({ row, fix }) => `<li>${cams_biometric.gaps.describe(row, fix)}</li>`);
-	let message = `<p>${__("This queues a command for each device:")}</p><ul class="cams-gap-plan">${lines.join("")}</ul>`;
+	let message = `<p>${__("Each of these queues a command for its device:")}</p><ul class="cams-gap-plan">${lines.join("")}</ul>`;
 	if (chosen.some(({ row, fix }) => fix === "remove" && row.gap === "No Employee")) {
 		message += `<p class="text-muted">${__(
 			"A device user whose id no Employee has is removed from the device. To keep them, Map their row to an Employee instead."
@@ -194,6 +194,8 @@ cams_biometric.gaps.confirm_and_fix = function (report, rows, fix) {
 							: ""),
 					indicator: answer.skipped ? "orange" : "green",
 				});
+				// The ticks would stay on whichever rows the refreshed report puts there.
+				report.datatable && report.datatable.rowmanager.checkAll(false);
 				report.refresh();
 			})
 	);

@@ -22,8 +22,13 @@ def execute(filters: dict | None = None):
 
 
 def columns() -> list[dict]:
+	# Text on the left: the datatable puts a column on the right when its first value is empty.
+	return [{**column, "align": "left"} for column in _columns()]
+
+
+def _columns() -> list[dict]:
 	return [
-		{"fieldname": "gap", "label": _("Gap"), "fieldtype": "Data", "width": 170},
+		{"fieldname": "gap", "label": _("Gap"), "fieldtype": "Data", "width": 200},
 		# The fix next to the gap it fixes, not off-screen to the right.
 		{"fieldname": "fix", "label": _("Fix"), "fieldtype": "Data", "width": 150},
 		{"fieldname": "device", "label": _("Device"), "fieldtype": "Link", "options": DEVICE, "width": 120},
