@@ -37,6 +37,12 @@ frappe.ui.form.on("CAMS Biometric Device", {
 			() => frappe.set_route("List", "CAMS Device Command", { device: frm.doc.name }),
 			view
 		);
+		// Who should be on the device and is not, and who is and should not be (with the fixes).
+		frm.add_custom_button(
+			__("Enrolment Gaps"),
+			() => frappe.set_route("query-report", "Enrolment Gaps", { device: frm.doc.name }),
+			view
+		);
 		// Those who manage the device; send_command checks the command's own permission.
 		if (frm.doc.enabled && frm.perm[0].write) {
 			// The person stays on the device form: it follows the command and reloads once the
