@@ -13,7 +13,7 @@ import frappe
 from frappe import _
 from frappe.utils import escape_html, getdate, nowdate, strip_html
 
-from cams_biometric import arguments, commands, device_users, employee_devices
+from cams_biometric import arguments, commands, device_users, employee_devices, rollouts
 from cams_biometric.constants import DEVICE, DEVICE_USER, LEAVING_STATUSES
 from cams_biometric.device_scope import restricted_devices
 
@@ -166,6 +166,20 @@ def _pending(devices: list[str], user_ids: set[str] | None) -> dict:
 		order_by="creation asc",
 	):
 		found[(command.device, command.device_user_id)] = f"{command.operation} {command.name}"
+	# Rows a queued or running rollout has still to send (their commands are made one by one).
+	rollout, item = frappe.qb.DocType(rollouts.ROLLOUT), frappe.qb.DocType(rollouts.ITEM)
+	query = (
+		frappe.qb.from_(item)
+		.join(rollout)
+		.on(item.parent == rollout.name)
+		.select(rollout.name, rollout.device, item.device_user_id)
+		.where(rollout.status.isin(rollouts.ACTIVE) & rollout.device.isin(devices))
+		.where(item.status == rollouts.PENDING)
+	)
+	if user_ids is not None:
+		query = query.where(item.device_user_id.isin(list(user_ids) or [""]))
+	for name, device, user_id in query.run():
+		found.setdefault((device, user_id), _("Rollout {0}").format(name))
 	return found
 
 
@@ -194,13 +208,29 @@ def _outside(employee, device, readable: set) -> str:
 
 
 # -- fixing them -------------------------------------------------------------------------
-def _enrol(device: str, employees: list[str], copy_templates: int = 1) -> list[str]:
-	"""Add ``employees`` to ``device``; the command names. (To become the rollout's tracked
-	run, cams_biometric.rollouts.enrol_employees, once part 1 is merged.)"""
-	names = []
-	for employee in employees:
-		names += employee_devices.enrol(employee, [device], copy_templates)
-	return names
+def _enrol(enrolments: dict, copy_templates: int):
+	"""The Enrol rows of each device, as one rollout per device: its commands go one after
+	another, with counts and a record of who failed (rollouts.py). ``enrolments``: device ->
+	[(employee, answer)]; each answer says which rollout took it, or why none did."""
+	for device, rows in enrolments.items():
+		who = escape_html(device)
+		try:
+			name = rollouts.enrol_employees(
+				device, employees=[employee for employee, _answer in rows], copy_templates=copy_templates
+			)
+		except frappe.ValidationError as e:
+			said = strip_html(str(e)).replace("<", "&lt;").replace(">", "&gt;")
+			for _employee, answer in rows:
+				answer.update(status="Skipped", message=_("Enrol on {0}: {1}").format(who, said))
+			continue
+		for _employee, answer in rows:
+			answer.update(
+				status="Queued",
+				rollout=name,
+				message=_("Device user {0}: enrolled on {1} by rollout {2}.").format(
+					escape_html(answer["device_user_id"]), who, name
+				),
+			)
 
 
 def _read_rows(rows) -> list[dict]:
@@ -251,12 +281,14 @@ def fix(rows: list | str | None = None, copy_templates: int | bool = 1) -> dict:
 	for device in {row.device for row in wanted}:
 		ids = {row.device_user_id for row in wanted if row.device == device}
 		now.update({(g.device, g.device_user_id): g for g in find(device, user_ids=ids)})
-	answers = [_fix_one(row, now.get((row.device, row.device_user_id)), copy_templates) for row in wanted]
+	enrolments = {}
+	answers = [_fix_one(row, now.get((row.device, row.device_user_id)), enrolments) for row in wanted]
+	_enrol(enrolments, copy_templates)
 	queued = sum(1 for a in answers if a["status"] == "Queued")
 	return {"rows": answers, "queued": queued, "skipped": len(answers) - queued}
 
 
-def _fix_one(row, found, copy_templates: int) -> dict:
+def _fix_one(row, found, enrolments: dict) -> dict:
 	answer = {
 		"device": row.device,
 		"device_user_id": row.device_user_id,
@@ -280,12 +312,15 @@ def _fix_one(row, found, copy_templates: int) -> dict:
 			who, escape_html(found.pending)
 		)
 		return answer
+	if row.fix == ENROL:  # one rollout per device, once every row is read (_enrol)
+		enrolments.setdefault(found.device, []).append((found.employee, answer))
+		return answer
 	# Each row in its own savepoint: a refusal undoes its own writes, not the other rows'.
 	savepoint = f"cams_gap_{frappe.generate_hash(length=8)}"
 	messages = len(frappe.local.message_log)
 	frappe.db.savepoint(savepoint)
 	try:
-		answer["commands"] = _apply(row.fix, found, copy_templates)
+		answer["commands"] = _apply(row.fix, found)
 	except frappe.ValidationError as e:
 		frappe.db.rollback(save_point=savepoint)
 		# Said in this row's answer, not as a message of the whole request.
@@ -301,10 +336,8 @@ def _fix_one(row, found, copy_templates: int) -> dict:
 	return answer
 
 
-def _apply(action: str, found, copy_templates: int) -> list[str]:
+def _apply(action: str, found) -> list[str]:
 	device, user_id, employee = found.device, found.device_user_id, found.employee
-	if action == ENROL:
-		return _enrol(device, [employee], copy_templates)
 	if action in (ENABLE, DISABLE):
 		return employee_devices.set_access(employee, int(action == ENABLE), [device])
 	# Remove: the id names no Employee of this device's company and branch (checked by fix()).

@@ -9,7 +9,7 @@ import frappe
 from frappe.desk.query_report import run
 from frappe.utils import add_days, nowdate
 
-from cams_biometric import arguments, commands, device_users, enrolment_gaps
+from cams_biometric import arguments, commands, device_users, enrolment_gaps, rollouts
 from cams_biometric.constants import SETTINGS
 from cams_biometric.enrolment_gaps import (
 	DISABLED_WHILE_ACTIVE,
@@ -71,6 +71,10 @@ class TestEnrolmentGaps(CamsTestCase):
 		for name in frappe.get_all(commands.COMMAND, {"device": ("in", self.devices)}, pluck="name"):
 			drop_queued_job(f"cams_biometric:command:{name}")
 		frappe.db.delete(commands.COMMAND, {"device": ("in", self.devices)})
+		for name in frappe.get_all(rollouts.ROLLOUT, {"device": ("in", self.devices)}, pluck="name"):
+			drop_queued_job(rollouts.rollout_job_id(name))
+			frappe.db.delete("Notification Log", {"document_type": rollouts.ROLLOUT, "document_name": name})
+			frappe.delete_doc(rollouts.ROLLOUT, name, force=True, ignore_permissions=True)
 		cleanup(self.devices, self.employees)
 		delete_employees(self.employees)
 
@@ -123,6 +127,11 @@ class TestEnrolmentGaps(CamsTestCase):
 		for row in answer["rows"]:
 			for name in row["commands"]:
 				run_queued_job(f"cams_biometric:command:{name}")
+		# Enrol rows go as one rollout per device, which sends its commands one by one.
+		for name in {row["rollout"] for row in answer["rows"] if row.get("rollout")}:
+			run_queued_job(rollouts.rollout_job_id(name))
+			frappe.db.rollback()
+			self.assertEqual(frappe.db.get_value(rollouts.ROLLOUT, name, "status"), "Completed", name)
 		frappe.db.rollback()
 		for row in answer["rows"]:
 			for name in row["commands"]:
@@ -289,10 +298,10 @@ class TestEnrolmentGaps(CamsTestCase):
 		# A path refuses one row (as check_may_send or queue_command would), with markup in it.
 		original = enrolment_gaps._apply
 
-		def refusing(action, found, copy_templates):
+		def refusing(action, found):
 			if action == "enable":
 				frappe.throw(f"Refused {HOSTILE}")
-			return original(action, found, copy_templates)
+			return original(action, found)
 
 		enrolment_gaps._apply = refusing
 		try:
