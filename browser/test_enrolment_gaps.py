@@ -19,6 +19,7 @@ from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.simulator import Gateway, GatewayServer
 from cams_biometric.tests.utils import cleanup, delete_employees, make_device, make_employee
 
+ROLLOUT = "CAMS Device Rollout"
 COMMAND = "CAMS Device Command"
 REPORT = "Enrolment Gaps"
 
@@ -100,6 +101,9 @@ class TestEnrolmentGaps(DeskTestCase):
 			fresh_snapshot()
 			if getattr(cls, "stgid", None):
 				frappe.db.delete(COMMAND, {"device": cls.stgid})
+				for name in frappe.get_all(ROLLOUT, {"device": cls.stgid}, pluck="name"):
+					frappe.db.delete("Notification Log", {"document_type": ROLLOUT, "document_name": name})
+					frappe.delete_doc(ROLLOUT, name, force=True, ignore_permissions=True)
 				cleanup([cls.stgid], cls.employees)
 				frappe.db.set_single_value(SETTINGS, "restful_endpoint", cls.endpoint_before)
 			delete_employees(cls.employees)
@@ -261,7 +265,7 @@ class TestEnrolmentGaps(DeskTestCase):
 		self.confirm()
 		result = self.result()
 		self.assertIn("2 queued", self.js("return $('.modal.show .modal-title').text()"))
-		self.assertIn("Add User queued", result)
+		self.assertRegex(result, r"enrolled on \S+ by rollout CAMS-ROLL-")  # Enrol: a rollout per device
 		self.assertIn("Disable User queued", result)
 		self.assertEqual(
 			self.js("return frappe.query_report.datatable.rowmanager.getCheckedRows().length"),
@@ -282,6 +286,8 @@ class TestEnrolmentGaps(DeskTestCase):
 			lambda d: (
 				not fresh_snapshot()
 				and frappe.db.count(COMMAND, {"device": self.stgid, "status": ("in", ("Queued", "Sent"))})
+				== 0
+				and frappe.db.count(ROLLOUT, {"device": self.stgid, "status": ("in", ("Queued", "Running"))})
 				== 0
 			),
 			message="the commands did not finish",

@@ -298,7 +298,7 @@ def _new_device(old: dict, service_tag_id: str, auth_token: str | None) -> str:
 		return new.name
 	if not auth_token:
 		arguments.refuse("auth_token", _("the new device's AuthToken from the CAMS API Monitor is needed"))
-	values = frappe.db.get_value(DEVICE, old.name, ["latitude", "longitude"], as_dict=True)
+	values = frappe.db.get_value(DEVICE, old.name, ["latitude", "longitude", "utc_offset"], as_dict=True)
 	new = frappe.get_doc(
 		{
 			"doctype": DEVICE,
@@ -308,6 +308,9 @@ def _new_device(old: dict, service_tag_id: str, auth_token: str | None) -> str:
 			"branch": old.branch,
 			"latitude": values.latitude,
 			"longitude": values.longitude,
+			# In the old one's place, it likely keeps the same clock: access windows are sent in it
+			# until its own first punch says otherwise.
+			"utc_offset": values.utc_offset,
 			"auth_token": auth_token,
 			"replaces": old.name,
 			"enabled": 1,

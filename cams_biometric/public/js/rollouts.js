@@ -189,6 +189,14 @@ cams_biometric.replace_device_dialog = function (frm) {
 		},
 	});
 	dialog.get_field("auth_token").disable_password_checks && dialog.get_field("auth_token").disable_password_checks();
+	// How many users move, from the directory (what the device last reported).
+	frappe.db.count("CAMS Device User", { filters: { device: frm.doc.name, status: "Active" } }).then((count) => {
+		dialog.get_field("explain").$wrapper.append(
+			`<p class="cams-replace-count"><b>${__("{0} users will be copied.", [count])}</b> ${__(
+				"If the device's users were changed at its keypad since, Actions → Resend Users first."
+			)}</p>`
+		);
+	});
 	dialog.show();
 	return dialog;
 };
