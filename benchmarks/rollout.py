@@ -163,6 +163,17 @@ def _rollout_result(rollout: str, employees: int, samples: list, gateway: Gatewa
 		)
 	)
 	command_seconds = (last_finished - first_sent).total_seconds() if commands else None
+	# The rate of the first and the last tenth of the commands: does a command cost more as the
+	# rollout goes on (its rows, the directory, the command log grow)?
+	times = frappe.db.sql(
+		f"select sent_at, finished_at from `tab{COMMAND}` where rollout = %s order by sent_at", [rollout]
+	)
+	tenth = max(1, len(times) // 10)
+
+	def rate(rows):
+		seconds = (rows[-1][1] - rows[0][0]).total_seconds()
+		return len(rows) / seconds if seconds else None
+
 	rollout_end = next((s[0] for s in samples if s[1] not in ACTIVE), samples[-1][0])
 	progress_seen = sorted({round(s[2] or 0, 1) for s in samples if s[1] is not None})
 	return {
@@ -178,6 +189,8 @@ def _rollout_result(rollout: str, employees: int, samples: list, gateway: Gatewa
 		"users_on_simulator": len(gateway.users),
 		"command_seconds": command_seconds,
 		"commands_per_second": (doc.done + doc.already_there) / command_seconds if command_seconds else None,
+		"first_tenth_commands_per_second": rate(times[:tenth]) if times else None,
+		"last_tenth_commands_per_second": rate(times[-tenth:]) if times else None,
 		"rollout_seconds": rollout_end,
 		"job_seconds": (doc.finished_at - doc.started_at).total_seconds() if doc.finished_at else None,
 		"progress_samples": sum(1 for s in samples if s[0] <= rollout_end),
