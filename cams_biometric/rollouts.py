@@ -49,6 +49,8 @@ CRITERIA = ("company", "branch", "department", "designation")
 # the device's or the gateway's, and would meet every row after it: the rollout stops.
 ONE_USER_STATUS_CODES = frozenset({1, 3, 8, 9, 10})
 DEVICE_FULL = 11
+# The job sends for this long, then queues its next turn and ends (see run_rollout).
+SLICE_SECONDS = 10
 # Like a command, a live rollout touches its record (or its command's) at least every few
 # minutes; untouched for longer, with no job waiting, its job was lost.
 MAX_RECOVERIES = 3
@@ -363,18 +365,31 @@ def _start(
 	return doc.name
 
 
-def rollout_job_id(name: str, recoveries: int = 0) -> str:
+def rollout_job_id(name: str, turn: int = 0) -> str:
+	# Each turn (a slice, a resume, a recovery) is a new job id: a killed worker's stale
+	# "started" job must not swallow the next one as a duplicate.
 	job_id = f"cams_biometric:rollout:{name}"
-	return f"{job_id}:{recoveries}" if recoveries else job_id
+	return f"{job_id}:{turn}" if turn else job_id
 
 
-def enqueue_rollout(name: str, recoveries: int = 0):
+def slice_seconds() -> float:
+	return float(frappe.conf.get("cams_biometric_rollout_slice_seconds", SLICE_SECONDS))
+
+
+def next_turn(name: str) -> int:
+	"""A new turn of the rollout's job: its number, recorded on the rollout."""
+	turn = cint(frappe.db.get_value(ROLLOUT, name, "job_turn")) + 1
+	frappe.db.set_value(ROLLOUT, name, "job_turn", turn, update_modified=False)
+	return turn
+
+
+def enqueue_rollout(name: str, turn: int = 0):
 	frappe.enqueue(
 		"cams_biometric.rollouts.run_rollout_job",
 		queue=commands.COMMAND_QUEUE,
 		# RQ kills a job at its timeout; a lost job is taken up again where it stopped.
-		timeout=6 * 3600,
-		job_id=rollout_job_id(name, recoveries),
+		timeout=int(commands.longest_life_seconds() * 3 + slice_seconds()) + 60,
+		job_id=rollout_job_id(name, turn),
 		deduplicate=True,
 		enqueue_after_commit=True,
 		name=name,
@@ -405,9 +420,17 @@ def run_rollout(name: str, sleep=time.sleep) -> str:
 	)
 	frappe.db.commit()  # nosemgrep: a background job; the form shows Running at once
 	rollout = frappe.get_doc(ROLLOUT, name)
+	started, sent = time.monotonic(), 0
 	for item in rollout.items:
 		if item.status != PENDING:
 			continue
+		# A worker that also takes the short queue (bench start's one worker) takes punches
+		# first between turns: the drain waits a slice at most, never a whole rollout. Each
+		# turn sends at least one row.
+		if sent and time.monotonic() - started >= slice_seconds():
+			enqueue_rollout(name, next_turn(name))
+			frappe.db.commit()  # nosemgrep: a background job; the next turn is queued on commit
+			return RUNNING
 		# Stopped by a person, or the device disabled meanwhile: no more commands.
 		if frappe.db.get_value(ROLLOUT, name, "status") != RUNNING:
 			return frappe.db.get_value(ROLLOUT, name, "status")
@@ -415,6 +438,7 @@ def run_rollout(name: str, sleep=time.sleep) -> str:
 			return _stop(name, _("{0} was disabled: no more users are sent to it.").format(rollout.device))
 		if stop := _send_item(rollout, item, sleep):
 			return _stop(name, stop)
+		sent += 1
 		_set_progress(name)
 		frappe.db.commit()  # nosemgrep: each row on its own
 	return _complete(name)
@@ -617,7 +641,7 @@ def _queue_again(rollout, message: str):
 	)
 	rollout.db_set({"status": QUEUED, "message": message, "finished_at": None})
 	_set_progress(rollout.name)
-	enqueue_rollout(rollout.name, rollout.recoveries)
+	enqueue_rollout(rollout.name, next_turn(rollout.name))
 
 
 @frappe.whitelist(methods=["POST"])
@@ -674,7 +698,7 @@ def recover_if_lost(name: str, cutoff) -> bool:
 	rollout = frappe.get_doc(ROLLOUT, name)
 	if rollout.status not in ACTIVE or get_datetime(rollout.modified) >= cutoff:
 		return False
-	if get_job_status(rollout_job_id(name, rollout.recoveries)) == JobStatus.QUEUED:
+	if get_job_status(rollout_job_id(name, rollout.job_turn)) == JobStatus.QUEUED:
 		return False  # waiting for a free worker
 	in_flight = [item.command for item in rollout.items if item.status == PENDING and item.command]
 	if in_flight and get_datetime(frappe.db.get_value(commands.COMMAND, in_flight[0], "modified")) >= cutoff:
@@ -695,5 +719,5 @@ def recover_if_lost(name: str, cutoff) -> bool:
 			"No progress since {0} and no job waiting: its job was lost. Queued again to go on ({1} of {2})."
 		).format(last_touched, rollout.recoveries, MAX_RECOVERIES),
 	)
-	enqueue_rollout(name, rollout.recoveries)
+	enqueue_rollout(name, next_turn(name))
 	return True

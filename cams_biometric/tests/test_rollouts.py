@@ -123,10 +123,17 @@ class TestRollouts(CamsTestCase):
 	def run_job(self, name) -> frappe._dict:
 		"""Run the rollout's queued job as a worker would."""
 		frappe.db.commit()  # nosemgrep: queued on commit
-		recoveries = frappe.db.get_value(rollouts.ROLLOUT, name, "recoveries")
-		run_queued_job(rollouts.rollout_job_id(name, recoveries))
-		frappe.db.rollback()
-		return self.rollout(name)
+		turns = 0
+		while True:
+			turn = frappe.db.get_value(rollouts.ROLLOUT, name, "job_turn")
+			run_queued_job(rollouts.rollout_job_id(name, turn))
+			frappe.db.rollback()
+			turns += 1
+			rollout = self.rollout(name)
+			# A slice ended: its job queued the next turn, as a worker would then take it.
+			if rollout.status != "Running" or rollout.job_turn == turn:
+				self.turns = turns
+				return rollout
 
 	def rollout(self, name):
 		return frappe.get_doc(rollouts.ROLLOUT, name)
@@ -327,6 +334,27 @@ class TestRollouts(CamsTestCase):
 				},
 			)
 		)
+
+	def test_the_job_yields_between_slices_so_punches_never_wait_for_a_whole_rollout(self):
+		device = self.device()
+		self.serve()
+		team = [self.employee(unique("R")) for _ in range(3)]
+		frappe.local.conf["cams_biometric_rollout_slice_seconds"] = 0  # one person per turn
+		try:
+			name = rollouts.enrol_employees(device, employees=team)
+			frappe.db.commit()  # nosemgrep
+			rollouts.run_rollout(get_job(rollouts.rollout_job_id(name)).kwargs["kwargs"]["name"])
+			get_job(rollouts.rollout_job_id(name)).delete()  # played here
+			frappe.db.rollback()
+			first = self.rollout(name)
+			self.assertEqual((first.status, first.done, first.job_turn), ("Running", 1, 1))
+			following = get_job(rollouts.rollout_job_id(name, 1))
+			self.assertEqual(following.origin.split(":")[-1], commands.COMMAND_QUEUE)
+			done = self.run_job(name)
+		finally:
+			frappe.local.conf.pop("cams_biometric_rollout_slice_seconds", None)
+		self.assertEqual((done.status, done.done, done.job_turn), ("Completed", 3, 2))
+		self.assertEqual(self.turns, 2, "turns 1 and 2, one person each")
 
 	def test_one_rollout_at_a_time_per_device_and_stop(self):
 		device = self.device()
