@@ -10,8 +10,10 @@ read when the job builds the request and never stored in the command, nor logged
 job fail.
 """
 
+import hashlib
 import json
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import frappe
@@ -48,6 +50,9 @@ COMMAND_QUEUE = "long"
 # A live command touches its record at each try: at least every read timeout plus the longest
 # back-off (about 3 minutes), so one untouched for longer, with no job waiting, lost its job.
 LOST_AFTER_SECONDS = 300
+# How long a command waits for the one being sent to the same device (a try of it, at most the
+# client's timeouts) before it counts as a transient failure and is tried again.
+DEVICE_BUSY_WAIT_SECONDS = 60
 # Queued again this many times after losing its job; then it fails, saying why.
 MAX_RECOVERIES = 3
 
@@ -382,7 +387,8 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 		tries += 1
 		doc.db_set("attempts", doc.attempts + 1)
 		try:
-			reply = client_for(doc.device).call(command, operation_id=doc.operation_id)
+			with one_at_a_time(doc.device):
+				reply = client_for(doc.device).call(command, operation_id=doc.operation_id)
 		except cams.CamsError as e:
 			if e.transient and tries <= MAX_RETRIES:
 				frappe.db.commit()  # nosemgrep
@@ -390,6 +396,27 @@ def run_command(name: str, sleep=time.sleep) -> str | None:
 				continue
 			return _finish_refused(doc, e, sleep)
 		return _record_carried_out(doc, sleep, reply=reply, finish={"reply": reply, "status_code": 0})
+
+
+class DeviceBusy(cams.TransientError):
+	"""Another command to the same device was still being sent: tried again later."""
+
+
+@contextmanager
+def one_at_a_time(device: str):
+	"""Commands to one device go one at a time, whichever workers send them (a rollout's, the
+	Employee form's): a MariaDB named lock held while one is sent. It is the connection's, so
+	a killed worker's lock goes with its connection."""
+	# A lock's name is at most 64 characters: the site and device, hashed.
+	name = "cams_device_" + hashlib.sha1(f"{frappe.local.site}|{device}".encode()).hexdigest()
+	if not frappe.db.sql("select get_lock(%s, %s)", (name, DEVICE_BUSY_WAIT_SECONDS))[0][0]:
+		raise DeviceBusy(
+			f"Another command to {device} was still being sent after {DEVICE_BUSY_WAIT_SECONDS} s"
+		)
+	try:
+		yield
+	finally:
+		frappe.db.sql("select release_lock(%s)", (name,))
 
 
 def _params_now(doc) -> dict:

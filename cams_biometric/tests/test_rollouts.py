@@ -1,6 +1,7 @@
 """Rollouts (rollouts.py): a team enrolled onto a device in one run, a device replaced without
 re-enrolling anyone, against simulated devices; and what stops, resumes and recovers them."""
 
+import hashlib
 from datetime import datetime, timezone
 from unittest.mock import patch
 
@@ -22,8 +23,10 @@ from cams_biometric.tests.test_ownership import (
 )
 from cams_biometric.tests.utils import (
 	CamsTestCase,
+	Step,
 	cleanup,
 	delete_employees,
+	drop_queued_job,
 	drop_queued_jobs_of_this_app,
 	make_device,
 	make_employee,
@@ -355,6 +358,33 @@ class TestRollouts(CamsTestCase):
 			frappe.local.conf.pop("cams_biometric_rollout_slice_seconds", None)
 		self.assertEqual((done.status, done.done, done.job_turn), ("Completed", 3, 2))
 		self.assertEqual(self.turns, 2, "turns 1 and 2, one person each")
+
+	def test_a_command_waits_while_another_to_the_same_device_is_being_sent(self):
+		device = self.device()
+		self.serve()
+		employee = self.employee(unique("R"))
+		name = commands.queue_command(device, "Add User", employee=employee)
+		frappe.db.commit()  # nosemgrep
+		drop_queued_job(commands.command_job_id(name))  # played here
+		lock = "cams_device_" + hashlib.sha1(f"{frappe.local.site}|{device}".encode()).hexdigest()
+		# Another worker is sending a command to the device: it holds the device's lock.
+		other = Step(
+			frappe.local.site,
+			lambda: frappe.db.sql("select get_lock(%s, 0)", (lock,)),
+			lambda: frappe.db.sql("select release_lock(%s)", (lock,)),
+		)
+		other.go()
+		waits = []
+
+		def other_finishes(seconds):
+			waits.append(seconds)
+			other.go()
+
+		with patch.object(commands, "DEVICE_BUSY_WAIT_SECONDS", 0.2):
+			self.assertEqual(commands.run_command(name, sleep=other_finishes), "Done")
+		record = frappe.get_doc(commands.COMMAND, name)
+		self.assertEqual((record.attempts, len(waits)), (2, 1), "waited once, then sent")
+		self.assertEqual(len(self.gateways[device].calls), 1, "the device got it once, after the other")
 
 	def test_one_rollout_at_a_time_per_device_and_stop(self):
 		device = self.device()
