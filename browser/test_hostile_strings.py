@@ -48,6 +48,7 @@ LOAD_REQUEST = "CAMS Load Request"
 LIST_READY = ".list-row-container, .no-result"
 REPORT_VIEW_READY = ".dt-scrollable .dt-row, .dt-scrollable__no-data"
 COMMAND = "CAMS Device Command"
+ROLLOUT = "CAMS Device Rollout"
 
 
 class TestHostileStrings(DeskTestCase):
@@ -154,6 +155,25 @@ class TestHostileStrings(DeskTestCase):
 			},
 			update_modified=False,
 		)
+		# A rollout's rows keep the names a device knew and the errors it gave (written
+		# directly, as its job does).
+		rollout = frappe.get_doc(
+			{
+				"doctype": ROLLOUT,
+				"kind": "Enrol Employees",
+				"device": cls.stgid,
+				"status": "Completed",
+				"total": 1,
+				"failed": 1,
+				"items": [{"device_user_id": "H1", "status": "Failed"}],
+			}
+		)
+		rollout.flags.from_rollout = True
+		rollout.insert(ignore_permissions=True)
+		frappe.db.set_value(ROLLOUT, rollout.name, {"message": HOSTILE, "criteria": HOSTILE})
+		frappe.db.set_value(
+			"CAMS Device Rollout Item", rollout.items[0].name, {"full_name": HOSTILE, "reason": HOSTILE}
+		)
 		frappe.db.commit()  # nosemgrep: the web server reads it
 
 	@classmethod
@@ -246,6 +266,8 @@ class TestHostileStrings(DeskTestCase):
 				fresh_snapshot()
 				frappe.db.delete(LOAD_REQUEST, {"device": cls.stgid})
 				frappe.db.delete(COMMAND, {"device": cls.stgid})
+				for name in frappe.get_all(ROLLOUT, {"device": cls.stgid}, pluck="name"):
+					frappe.delete_doc(ROLLOUT, name, force=True, ignore_permissions=True)
 				frappe.db.delete("Notification Log", {"for_user": cls.hr_manager})
 				cleanup([cls.stgid], [cls.employee, cls.spare_employee])
 				delete_employees([cls.employee, cls.spare_employee])
@@ -317,7 +339,15 @@ class TestHostileStrings(DeskTestCase):
 
 	# -- the pages -------------------------------------------------------------------------
 	def test_01_lists_and_report_views(self):
-		for doctype in (RAW_PUNCH, DEVICE_EVENT, DEVICE_USER, COMMAND, LOAD_REQUEST, "CAMS Attendance Photo"):
+		for doctype in (
+			RAW_PUNCH,
+			DEVICE_EVENT,
+			DEVICE_USER,
+			COMMAND,
+			LOAD_REQUEST,
+			"CAMS Attendance Photo",
+			ROLLOUT,
+		):
 			slug = frappe.scrub(doctype).replace("_", "-")
 			shows = doctype in (RAW_PUNCH, DEVICE_USER)
 			self.visit(f"/app/{slug}?device={self.stgid}", LIST_READY, shows_device_text=shows)
@@ -340,6 +370,13 @@ class TestHostileStrings(DeskTestCase):
 		self.visit_form(DEVICE, self.stgid)
 		[refused] = self.names(COMMAND, operation="Add User")
 		self.visit_form(COMMAND, refused, shows_device_text=True)
+		[rollout] = self.names(ROLLOUT)
+		self.visit_form(ROLLOUT, rollout, shows_device_text=True)
+		# Its rows, opened from the table: the name and reason the device gave.
+		self.js("cur_frm.fields_dict.items.grid.grid_rows[0].toggle_view(true)")
+		self.assert_clean(f"{rollout}'s row", shows_device_text=True)
+		self.js("cur_frm.fields_dict.items.grid.grid_rows[0].toggle_view(false)")
+		self.visit_report("Enrolment Gaps", f"device={self.stgid}")
 
 	def test_03_the_map_dialog_of_an_unmapped_punch(self):
 		[name, *_] = self.names(RAW_PUNCH, status="Unmapped")

@@ -8,11 +8,8 @@ const CAMS_ROLLOUT_POLL_MS = 3000;
 const CAMS_ROLLOUT_PROGRESS_TITLE = __("Progress");
 
 frappe.ui.form.on("CAMS Device Rollout", {
-	setup() {
-		// Names and reasons may quote what a device sent: text, not markup.
-		cams_biometric.escape_fields("CAMS Device Rollout", ["criteria", "message"]);
-		cams_biometric.escape_fields("CAMS Device Rollout Item", ["employee_name", "full_name", "reason"]);
-	},
+	// Names and reasons may quote what a device sent: the list script (loaded with the doctype,
+	// before any form) makes those fields text, in the form and its table too.
 	refresh(frm) {
 		frm.disable_save();
 		cams_rollout_show_progress(frm);

@@ -23,3 +23,5 @@ frappe.listview_settings["CAMS Device Rollout"] = {
 };
 
 cams_biometric.escape_fields("CAMS Device Rollout", ["criteria", "message"]);
+// Its table's rows render from copies of these fields, made before the form's own script runs.
+cams_biometric.escape_fields("CAMS Device Rollout Item", ["employee_name", "device_user_id", "full_name", "reason"]);
