@@ -393,13 +393,14 @@ def enqueue_rollout(name: str, turn: int = 0):
 		deduplicate=True,
 		enqueue_after_commit=True,
 		name=name,
+		turn=turn,
 	)
 
 
-def run_rollout_job(name: str):
+def run_rollout_job(name: str, turn: int = 0):
 	processing.run_as_administrator()
 	try:
-		run_rollout(name)
+		run_rollout(name, turn=turn)
 	except Exception:
 		# Not left to RQ: its log would hold the frames' variables (templates among them).
 		frappe.db.rollback()
@@ -408,10 +409,13 @@ def run_rollout_job(name: str):
 		_stop(name, _("Its background job failed (see the Error Log). Resume goes on from where it stopped."))
 
 
-def run_rollout(name: str, sleep=time.sleep) -> str:
-	"""Send the rollout's pending rows, one after another; returns its status at the end."""
-	status = frappe.db.get_value(ROLLOUT, name, "status")
-	if status not in ACTIVE:
+def run_rollout(name: str, sleep=time.sleep, turn: int | None = None) -> str:
+	"""Send the rollout's pending rows, one after another, as its job's ``turn`` (default: the
+	current one); returns its status at the end. A turn that is no longer the current one (a
+	resume or a recovery queued another) sends nothing more: two jobs never send for one rollout."""
+	status, current = frappe.db.get_value(ROLLOUT, name, ["status", "job_turn"])
+	turn = current if turn is None else turn
+	if status not in ACTIVE or turn != current:
 		return status
 	frappe.db.set_value(
 		ROLLOUT,
@@ -431,9 +435,11 @@ def run_rollout(name: str, sleep=time.sleep) -> str:
 			enqueue_rollout(name, next_turn(name))
 			frappe.db.commit()  # nosemgrep: a background job; the next turn is queued on commit
 			return RUNNING
-		# Stopped by a person, or the device disabled meanwhile: no more commands.
-		if frappe.db.get_value(ROLLOUT, name, "status") != RUNNING:
-			return frappe.db.get_value(ROLLOUT, name, "status")
+		# Stopped by a person, taken over by a newer turn, or the device disabled meanwhile: no
+		# more commands from this job.
+		status, current = frappe.db.get_value(ROLLOUT, name, ["status", "job_turn"])
+		if status != RUNNING or current != turn:
+			return status
 		if not frappe.db.get_value(DEVICE, rollout.device, "enabled"):
 			return _stop(name, _("{0} was disabled: no more users are sent to it.").format(rollout.device))
 		if stop := _send_item(rollout, item, sleep):

@@ -398,6 +398,14 @@ class TestRollouts(CamsTestCase):
 		self.assertEqual((stopped.status, stopped.pending), ("Stopped", 2), "a stopped rollout sends nothing")
 		self.assertEqual(self.gateways[device].users, {})
 
+		# Resumed: a new turn. The old turn's job, should it still run, sends nothing more.
+		rollouts.resume(name)
+		frappe.db.commit()  # nosemgrep
+		self.assertEqual(rollouts.run_rollout(name, sleep=no_sleep, turn=0), "Queued")
+		self.assertEqual(self.gateways[device].users, {})
+		done = self.run_job(name)
+		self.assertEqual((done.status, done.done, done.job_turn), ("Completed", 2, 1))
+
 	def test_only_who_may_send_commands_to_the_device_starts_one(self):
 		alpha_device, beta_device = self.device(), self.device(company=self.beta)
 		self.serve()
