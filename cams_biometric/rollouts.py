@@ -465,7 +465,13 @@ def _steps(rollout, item) -> list[tuple[str, dict]]:
 
 def _send_item(rollout, item, sleep) -> str | None:
 	"""Send the row's remaining commands; returns why the rollout must stop, or None."""
-	if rollout.kind == ENROL and (skip := _no_longer_for(rollout, item)):
+	# Checked before anything is sent for the row: a command already in flight is seen through.
+	if (
+		rollout.kind == ENROL
+		and not item.step
+		and not item.command
+		and (skip := _no_longer_for(rollout, item))
+	):
 		_set_item(item, status=SKIPPED, reason=skip)
 		return None
 	steps = _steps(rollout, item)
