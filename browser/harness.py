@@ -14,6 +14,7 @@ Configuration, from the environment:
 
 import os
 import re
+import secrets
 import time
 import unittest
 from pathlib import Path
@@ -26,6 +27,8 @@ from selenium.common.exceptions import StaleElementReferenceException, TimeoutEx
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from cams_biometric.tests.utils import make_employee
 
 BENCH = os.environ.get("CAMS_BENCH", str(Path.home() / "frappe-bench"))
 SITE = os.environ.get("CAMS_SITE", "test.cams.localhost")
@@ -91,6 +94,7 @@ class DeskTestCase(unittest.TestCase):
 
 	driver: webdriver.Chrome
 	base_url = f"http://{SITE}:{PORT}"
+	user, password = USER, PASSWORD  # whom the class logs in as
 
 	@classmethod
 	def setUpClass(cls):
@@ -115,8 +119,8 @@ class DeskTestCase(unittest.TestCase):
 		cls.driver.get(f"{cls.base_url}/login")
 		wait = WebDriverWait(cls.driver, 30)
 		wait.until(lambda d: d.find_element(By.ID, "login_email").is_displayed())
-		cls.driver.find_element(By.ID, "login_email").send_keys(USER)
-		cls.driver.find_element(By.ID, "login_password").send_keys(PASSWORD)
+		cls.driver.find_element(By.ID, "login_email").send_keys(cls.user)
+		cls.driver.find_element(By.ID, "login_password").send_keys(cls.password)
 		cls.driver.find_element(By.CSS_SELECTOR, ".btn-login").click()
 		wait.until(lambda d: "/app" in d.current_url)
 
@@ -298,6 +302,45 @@ class DeskTestCase(unittest.TestCase):
 		for text in cards:
 			self.assertRegex(text, r"\d", f"a number card of {workspace} shows {text!r}")
 		return cards
+
+
+# The password of hr_manager(), new for each run.
+HR_PASSWORD = "Cams-" + secrets.token_urlsafe(12)
+
+
+class HRManagerDeskTestCase(DeskTestCase):
+	"""The pages as an HR Manager sees them, and does what they do (not Administrator)."""
+
+	@classmethod
+	def log_in(cls):
+		cls.hr_manager = hr_manager()
+		cls.user, cls.password = cls.hr_manager, HR_PASSWORD
+		super().log_in()
+
+
+def hr_manager() -> str:
+	"""A user with the HR Manager role who logs in with HR_PASSWORD. Like a real one, they are
+	an Employee too (which reads the Company filter of Daily Punches): HRMS drops the Employee
+	role of a user no Employee record names, so one does, without User Permissions."""
+	from frappe.utils.password import update_password
+
+	email = "cams-browser-hr-manager@example.com"
+	if not frappe.db.exists("User", email):
+		user = frappe.get_doc(
+			{"doctype": "User", "email": email, "first_name": "CAMS HR Manager", "send_welcome_email": 0}
+		)
+		user.flags.in_import = True
+		user.insert(ignore_permissions=True)
+	if not frappe.db.exists("Employee", {"user_id": email}):
+		make_employee(None, first_name="CAMS HR Manager", user_id=email, create_user_permission=0)
+	user = frappe.get_doc("User", email)
+	user.enabled = 1
+	user.set("roles", [])
+	user.save(ignore_permissions=True)
+	user.add_roles("HR Manager", "Employee")
+	update_password(email, HR_PASSWORD)
+	frappe.db.commit()  # nosemgrep: the web server reads it
+	return email
 
 
 def workers_suspended() -> bool:

@@ -11,9 +11,7 @@ import secrets
 import frappe
 from frappe.utils import add_days, nowdate
 
-from browser import harness
-from browser.harness import DeskTestCase, fresh_snapshot
-from browser.test_hostile_strings import HR_PASSWORD, hr_manager
+from browser.harness import HRManagerDeskTestCase, fresh_snapshot
 from cams_biometric.constants import SETTINGS
 from cams_biometric.protocol import constants as c
 from cams_biometric.protocol.simulator import Gateway, GatewayServer
@@ -24,17 +22,7 @@ COMMAND = "CAMS Device Command"
 REPORT = "Enrolment Gaps"
 
 
-class TestEnrolmentGaps(DeskTestCase):
-	@classmethod
-	def log_in(cls):
-		cls.hr_manager = hr_manager()
-		harness_user, harness_password = harness.USER, harness.PASSWORD
-		harness.USER, harness.PASSWORD = cls.hr_manager, HR_PASSWORD
-		try:
-			super().log_in()
-		finally:
-			harness.USER, harness.PASSWORD = harness_user, harness_password
-
+class TestEnrolmentGaps(HRManagerDeskTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()

@@ -20,7 +20,7 @@ from selenium.common.exceptions import NoAlertPresentException, UnexpectedAlertP
 from selenium.webdriver.support.ui import WebDriverWait
 
 from browser import harness
-from browser.harness import DeskTestCase, fresh_snapshot
+from browser.harness import HRManagerDeskTestCase, fresh_snapshot
 from cams_biometric import commands, loads, processing
 from cams_biometric.constants import CHECKIN, DEVICE, DEVICE_EVENT, DEVICE_USER, RAW_PUNCH, SETTINGS
 from cams_biometric.protocol import constants as c
@@ -42,7 +42,6 @@ SCRIPT = "<script>window.__cams_xss=3</script>"
 HOSTILE = IMG + SVG + SCRIPT
 # What the desk shows of them once they are text.
 SHOWN = "img src=x"
-HR_PASSWORD = "Cams-" + secrets.token_urlsafe(12)
 LOAD_REQUEST = "CAMS Load Request"
 # A list has drawn its rows, or said it has none; a report view its first row.
 LIST_READY = ".list-row-container, .no-result"
@@ -51,18 +50,7 @@ COMMAND = "CAMS Device Command"
 ROLLOUT = "CAMS Device Rollout"
 
 
-class TestHostileStrings(DeskTestCase):
-	@classmethod
-	def log_in(cls):
-		# The pages as an HR Manager sees them (the harness's user is Administrator).
-		cls.hr_manager = hr_manager()
-		harness_user, harness_password = harness.USER, harness.PASSWORD
-		harness.USER, harness.PASSWORD = cls.hr_manager, HR_PASSWORD
-		try:
-			super().log_in()
-		finally:
-			harness.USER, harness.PASSWORD = harness_user, harness_password
-
+class TestHostileStrings(HRManagerDeskTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
@@ -446,28 +434,3 @@ class TestHostileStrings(DeskTestCase):
 		self.visit("/app/notification-log", ".list-row-container")
 		for name in notifications:
 			self.visit_form("Notification Log", name)
-
-
-def hr_manager() -> str:
-	"""A user with the HR Manager role who logs in with HR_PASSWORD. Like a real one, they are
-	an Employee too (which reads the Company filter of Daily Punches): HRMS drops the Employee
-	role of a user no Employee record names, so one does, without User Permissions."""
-	from frappe.utils.password import update_password
-
-	email = "cams-browser-hr-manager@example.com"
-	if not frappe.db.exists("User", email):
-		user = frappe.get_doc(
-			{"doctype": "User", "email": email, "first_name": "CAMS HR Manager", "send_welcome_email": 0}
-		)
-		user.flags.in_import = True
-		user.insert(ignore_permissions=True)
-	if not frappe.db.exists("Employee", {"user_id": email}):
-		make_employee(None, first_name="CAMS HR Manager", user_id=email, create_user_permission=0)
-	user = frappe.get_doc("User", email)
-	user.enabled = 1
-	user.set("roles", [])
-	user.save(ignore_permissions=True)
-	user.add_roles("HR Manager", "Employee")
-	update_password(email, HR_PASSWORD)
-	frappe.db.commit()  # nosemgrep: the web server reads it
-	return email

@@ -10,9 +10,7 @@ import secrets
 import frappe
 from selenium.webdriver.common.by import By
 
-from browser import harness
-from browser.harness import DeskTestCase, fresh_snapshot
-from browser.test_hostile_strings import HR_PASSWORD, hr_manager
+from browser.harness import HRManagerDeskTestCase, fresh_snapshot
 from cams_biometric import commands, rollouts
 from cams_biometric.constants import DEVICE, SETTINGS
 from cams_biometric.protocol.simulator import Gateway, GatewayServer
@@ -23,17 +21,7 @@ LATE = ("John", "Lakshmi")  # chosen in the Employee list
 COMMAND_DELAY_SECONDS = 0.8  # the simulated device answers slowly, so progress can be watched
 
 
-class TestRollouts(DeskTestCase):
-	@classmethod
-	def log_in(cls):
-		cls.hr_manager = hr_manager()
-		harness_user, harness_password = harness.USER, harness.PASSWORD
-		harness.USER, harness.PASSWORD = cls.hr_manager, HR_PASSWORD
-		try:
-			super().log_in()
-		finally:
-			harness.USER, harness.PASSWORD = harness_user, harness_password
-
+class TestRollouts(HRManagerDeskTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()

@@ -41,3 +41,12 @@ cams_biometric.report_value = function (value, column) {
 		? cams_biometric.esc(value)
 		: value;
 };
+
+// A list's progress column: a bar, and the number beside it, readable (a percent, never text).
+cams_biometric.progress_bar = function (value, danger) {
+	const percent = Math.round(flt(value));
+	return `<div class="d-flex align-items-center" title="${percent}%">
+		<div class="progress" style="flex: 1; height: 6px; margin: 0 8px 0 0;">
+			<div class="progress-bar ${danger ? "progress-bar-danger" : ""}" style="width: ${percent}%"></div>
+		</div><span class="text-muted small">${percent}%</span></div>`;
+};

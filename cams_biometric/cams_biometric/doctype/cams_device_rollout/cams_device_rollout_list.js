@@ -12,12 +12,7 @@ frappe.listview_settings["CAMS Device Rollout"] = {
 	},
 	formatters: {
 		progress(value, df, doc) {
-			const percent = Math.round(flt(value));
-			const bar = doc.status === "Stopped" ? "progress-bar-danger" : "";
-			return `<div class="d-flex align-items-center" title="${percent}%">
-				<div class="progress" style="flex: 1; height: 6px; margin: 0 8px 0 0;">
-					<div class="progress-bar ${bar}" style="width: ${percent}%"></div>
-				</div><span class="text-muted small">${percent}%</span></div>`;
+			return cams_biometric.progress_bar(value, doc.status === "Stopped");
 		},
 	},
 };
